@@ -1,0 +1,43 @@
+# fasthttp developer tasks. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+DIR    ?= .
+
+.PHONY: venv build test test-fast test-cpython bench serve clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "Cython>=3" setuptools wheel \
+	    pytest hypothesis httptools pytest-benchmark
+	touch $@
+
+# The C extension, built in place; a failed build is an error here.
+build: venv
+	FASTHTTP_REQUIRE_EXTENSION=1 $(PY) setup.py -q build_ext --inplace
+
+# Our tests and CPython's own http.server tests, on the C path and on the
+# pure-Python fallback.
+test: build
+	$(PY) -m pytest -q
+	FASTHTTP_PURE=1 $(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-cpython
+
+test-cpython: build
+	PYTHONPATH=. $(PY) tests/cpython_suite.py
+	PYTHONPATH=. FASTHTTP_PURE=1 $(PY) tests/cpython_suite.py
+
+bench: build
+	mkdir -p bench/results
+	$(PY) -m pytest bench/ -q --benchmark-only --benchmark-json bench/results/latest.json
+	$(PY) bench/report.py bench/results/latest.json
+
+# Serve DIR (default: here) on PORT, like `python -m http.server`.
+serve: build
+	$(PY) -m fasthttp $(PORT) --directory $(DIR)
+
+clean:
+	rm -rf build dist *.egg-info fasthttp/*.so fasthttp/_speedups.c .pytest_cache

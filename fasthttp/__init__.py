@@ -1,0 +1,41 @@
+"""fasthttp: http.server, C-accelerated.
+
+    from fasthttp import HTTPServer, BaseHTTPRequestHandler   # was: from http.server
+
+or, to run unchanged code (wsgiref.simple_server, xmlrpc.server, your own
+`import http.server`) on fasthttp:
+
+    import fasthttp; fasthttp.install()
+"""
+import sys
+
+from fasthttp import server
+from fasthttp._core import accelerated
+from fasthttp._version import __version__
+from fasthttp.server import *  # noqa: F401,F403 - the http.server names
+from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, test  # noqa: F401
+
+__all__ = list(server.__all__) + [
+    "DEFAULT_ERROR_MESSAGE", "DEFAULT_ERROR_CONTENT_TYPE", "test",
+    "accelerated", "install", "uninstall", "server", "__version__",
+]
+
+_stdlib_server = server._stdlib
+
+
+def install():
+    """Make `import http.server` give fasthttp.server, for code imported afterwards.
+
+    Modules that already did `from http.server import X` keep the X they have;
+    call install() before importing them.
+    """
+    import http
+    sys.modules["http.server"] = server
+    http.server = server
+
+
+def uninstall():
+    """Undo install(): http.server is the standard library's again."""
+    import http
+    sys.modules["http.server"] = _stdlib_server
+    http.server = _stdlib_server

@@ -1,0 +1,38 @@
+# Declarations of the C parser in csrc/fh_parser.h.
+
+cdef extern from "fh_parser.h" nogil:
+    enum:
+        FH_OK
+        FH_INCOMPLETE
+        FH_NONCANONICAL
+        FH_E_LINE_TOO_LONG
+        FH_E_TOO_MANY_HEADERS
+        FH_E_HEAD_TOO_LARGE
+
+    ctypedef struct fh_span:
+        size_t off
+        size_t len
+
+    ctypedef struct fh_request_line:
+        fh_span method
+        fh_span target
+        int version_major
+        int version_minor
+
+    ctypedef struct fh_header:
+        fh_span name
+        fh_span value
+
+    ctypedef struct fh_headers:
+        size_t max_line
+        size_t max_lines
+        size_t max_head
+        size_t count
+
+    int fh_parse_request_line(const char *line, size_t len, fh_request_line *out)
+    void fh_headers_init(fh_headers *p, size_t max_line, size_t max_lines,
+                         size_t max_head)
+    long fh_parse_headers(fh_headers *p, const char *buf, size_t len,
+                          fh_header *out, size_t out_cap)
+    long fh_headers_eof(fh_headers *p, size_t len)
+    const char *fh_reason(int code)

@@ -1,0 +1,114 @@
+"""The drop-in surface: names, classes, install()/uninstall(), the CLI."""
+import http.client
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fasthttp
+from fasthttp import server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_stdlib_name_is_exported():
+    for name in http.server.__all__:
+        assert hasattr(fasthttp, name), name
+    for name in ("DEFAULT_ERROR_MESSAGE", "DEFAULT_ERROR_CONTENT_TYPE", "test",
+                 "nobody_uid", "executable", "_url_collapse_path", "_get_best_family"):
+        assert hasattr(server, name), name
+
+
+@pytest.mark.parametrize("name", ["HTTPServer", "ThreadingHTTPServer", "BaseHTTPRequestHandler",
+                                  "SimpleHTTPRequestHandler", "CGIHTTPRequestHandler"])
+def test_classes_subclass_the_stdlib(name):
+    ours, theirs = getattr(fasthttp, name), getattr(http.server, name)
+    assert ours is not theirs
+    assert issubclass(ours, theirs)
+    assert issubclass(ours, getattr(server, name))
+
+
+def test_directory_handlers_keep_their_identity():
+    assert fasthttp.SimpleHTTPRequestHandler.server_version == \
+        http.server.SimpleHTTPRequestHandler.server_version
+    assert issubclass(fasthttp.CGIHTTPRequestHandler, fasthttp.SimpleHTTPRequestHandler)
+    assert issubclass(fasthttp.ThreadingHTTPServer, fasthttp.HTTPServer)
+    assert fasthttp.ThreadingHTTPServer.daemon_threads
+
+
+def test_accelerated_flag_follows_the_environment():
+    code = "import fasthttp; print(fasthttp.accelerated)"
+    env = dict(os.environ, FASTHTTP_PURE="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_install_and_uninstall_swap_http_server():
+    import http as http_pkg
+    stdlib = sys.modules["http.server"]
+    try:
+        fasthttp.install()
+        import http.server as swapped
+        assert swapped is server
+        assert http_pkg.server is server
+        from http.server import BaseHTTPRequestHandler
+        assert BaseHTTPRequestHandler is fasthttp.BaseHTTPRequestHandler
+    finally:
+        fasthttp.uninstall()
+    assert sys.modules["http.server"] is stdlib
+    assert http_pkg.server is stdlib
+
+
+def test_install_makes_wsgiref_run_on_fasthttp():
+    code = (
+        "import fasthttp; fasthttp.install()\n"
+        "from wsgiref.simple_server import WSGIRequestHandler, WSGIServer\n"
+        "print(issubclass(WSGIRequestHandler, fasthttp.BaseHTTPRequestHandler),"
+        " issubclass(WSGIServer, fasthttp.HTTPServer))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.split() == ["True", "True"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_serves_a_directory(tmp_path):
+    (tmp_path / "hello.txt").write_bytes(b"hello, world\n")
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "fasthttp", str(port), "-b", "127.0.0.1",
+                             "-d", str(tmp_path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/hello.txt")
+                resp = conn.getresponse()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert resp.status == 200
+        assert resp.read() == b"hello, world\n"
+        assert resp.getheader("Server").startswith("SimpleHTTP/")
+        conn.close()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert b"Serving HTTP on 127.0.0.1 port %d" % port in out
+    assert b'"GET /hello.txt HTTP/1.1" 200 -' in err
