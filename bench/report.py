@@ -93,8 +93,10 @@ def render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    left = {0} | ({len(headers) - 1} if headers[-1] == "notes" else set())
+
     def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -106,6 +108,8 @@ def note_for(extra: dict) -> str:
         notes.append(f"rfile={extra['reader'].rsplit('.', 1)[-1]}")
     if extra.get("headers"):
         notes.append(extra["headers"])
+    if extra.get("client"):
+        notes.append(f"client: {extra['client']}")
     return ", ".join(notes)
 
 

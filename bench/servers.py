@@ -143,8 +143,11 @@ def serve_uvicorn(kind: str, port: int) -> None:
         log_level="warning",
         interface="asgi3",
     )
-    # Bind ourselves so that READY is printed only once the port really listens.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Bind ourselves so that READY is printed only once the port really listens. The explicit
+    # IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP
+    # (as those from loop.create_server(host, port), uvicorn's own path, are); with proto 0
+    # every response would wait out Nagle + delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(2048)

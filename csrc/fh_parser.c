@@ -83,10 +83,10 @@ int fh_parse_request_line(const char *line, size_t len, fh_request_line *out)
     i += 8;
 
     /* Terminator: CRLF, LF, or none (the line was cut by EOF). */
-    if (i < len && line[i] == '\r')
-        i++;
-    if (i < len && line[i] == '\n')
-        i++;
+    if (len - i == 2 && line[i] == '\r' && line[i + 1] == '\n')
+        return FH_OK;
+    if (len - i == 1 && line[i] == '\n')
+        return FH_OK;
     return i == len ? FH_OK : FH_NONCANONICAL;
 }
 

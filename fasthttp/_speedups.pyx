@@ -8,7 +8,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
-from libc.string cimport memchr, memcpy, memmove
+from libc.string cimport memchr, memcpy, memmove, strlen
 
 from fasthttp._cparser cimport *
 
@@ -43,6 +43,65 @@ cdef list _header_pairs(const char *base, const fh_header *hs, size_t n):
     return pairs
 
 
+cdef bint _name_is(const char *base, fh_span name, const char *lower, size_t n):
+    """ASCII case-insensitive name match (names are tokens: |0x20 is safe)."""
+    cdef size_t i
+    if name.len != n:
+        return False
+    for i in range(n):
+        if (base[name.off + i] | 0x20) != lower[i]:
+            return False
+    return True
+
+
+cdef bint _contains_folded(const char *s, size_t n, const char *lower, size_t k):
+    """Does s[0:n] contain `lower` (ASCII, lowercase), ignoring case?"""
+    cdef size_t i, j
+    if k > n:
+        return False
+    for i in range(n - k + 1):
+        for j in range(k):
+            if (s[i + j] | 0x20) != lower[j]:
+                break
+        else:
+            return True
+    return False
+
+
+cdef bint _mentions_body_type(const char *base, fh_span value):
+    """Could this Content-Type make email's parser look for a multipart or
+    message body? (A superset test: such heads take the exact path.)"""
+    return (_contains_folded(base + value.off, value.len, b"multipart", 9) or
+            _contains_folded(base + value.off, value.len, b"message", 7))
+
+
+cdef class _Head:
+    """A parsed header block plus what parse_request needs to know of it."""
+    cdef list pairs
+    cdef object connection      # first Connection value, or None
+    cdef object expect          # first Expect value, or None
+    cdef bint exotic_type       # first Content-Type may be multipart/message
+
+
+cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
+    cdef _Head head = _Head.__new__(_Head)
+    cdef size_t i
+    cdef bint seen_type = False
+    head.pairs = _header_pairs(base, hs, n)
+    head.connection = None
+    head.expect = None
+    head.exotic_type = False
+    for i in range(n):
+        if head.connection is None and _name_is(base, hs[i].name, b"connection", 10):
+            head.connection = head.pairs[i][1]
+        elif head.expect is None and _name_is(base, hs[i].name, b"expect", 6):
+            head.expect = head.pairs[i][1]
+        elif not seen_type and _name_is(base, hs[i].name, b"content-type", 12):
+            seen_type = True
+            head.exotic_type = _mentions_body_type(base, hs[i].value)
+    return head
+
+
 def parse_request_line(bytes line):
     """Strict request line -> (method, target, major, minor), or None when the
     line is not in the strict form and needs http.server's lenient rules."""
@@ -66,6 +125,8 @@ cdef class _HeaderSlots:
             self.slots = self.stack
             self.cap = STACK_HEADERS
         else:
+            if max_lines > (<size_t>-1) // sizeof(fh_header):
+                raise MemoryError("max_lines too large")
             self.slots = <fh_header *>malloc(max_lines * sizeof(fh_header))
             if self.slots == NULL:
                 raise MemoryError()
@@ -84,8 +145,12 @@ def read_headers(rfile, size_t max_line=65536, size_t max_lines=100,
     file object is read line by line with readline(max_line + 1), exactly as
     http.client.parse_headers reads. Raises HeadError.
     """
+    return _read_head(rfile, max_line, max_lines, max_head).pairs
+
+
+cdef _Head _read_head(rfile, size_t max_line, size_t max_lines, size_t max_head):
     if type(rfile) is SocketReader:
-        return (<SocketReader>rfile)._read_headers(max_line, max_lines, max_head)
+        return (<SocketReader>rfile)._read_head(max_line, max_lines, max_head)
     cdef fh_headers p
     cdef _HeaderSlots out = _HeaderSlots(max_lines)
     cdef bytearray data = bytearray()
@@ -104,7 +169,92 @@ def read_headers(rfile, size_t max_line=65536, size_t max_lines=100,
                 continue
         if r < 0:
             raise _head_error(r)
-        return _header_pairs(PyByteArray_AS_STRING(data), out.slots, p.count)
+        return _make_head(PyByteArray_AS_STRING(data), out.slots, p.count)
+
+
+import email.policy
+import http.client
+from http import HTTPStatus
+
+cdef object _HTTPMessage = http.client.HTTPMessage
+cdef object _http_client = http.client
+cdef dict _MESSAGE_TEMPLATE = dict(
+    policy=email.policy.compat32, _headers=None, _unixfrom=None, _payload="",
+    _charset=None, preamble=None, epilogue=None, defects=None,
+    _default_type="text/plain")
+
+
+def parse_request(handler):
+    """BaseHTTPRequestHandler.parse_request: see fasthttp/_pure.py for the
+    same steps in Python, and server.py for the rare paths both call."""
+    cdef fh_request_line rl
+    cdef const char *p
+    cdef _Head head
+    cdef dict state
+    handler.command = None
+    handler.request_version = handler.default_request_version
+    handler.close_connection = True
+    raw = handler.raw_requestline
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    p = PyBytes_AS_STRING(raw)
+    requestline = PyUnicode_DecodeLatin1(p, PyBytes_GET_SIZE(raw), NULL).rstrip("\r\n")
+    handler.requestline = requestline
+
+    if fh_parse_request_line(p, <size_t>PyBytes_GET_SIZE(raw), &rl) == FH_OK:
+        command = _latin1(p, rl.method)
+        path = _latin1(p, rl.target)
+        if ((rl.version_major > 1 or (rl.version_major == 1 and rl.version_minor >= 1))
+                and handler.protocol_version >= "HTTP/1.1"):
+            handler.close_connection = False
+        if rl.version_major >= 2:
+            handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                               "Invalid HTTP version (%d.%d)"
+                               % (rl.version_major, rl.version_minor))
+            return False
+        handler.request_version = requestline[len(requestline) - 8:]
+    else:
+        words = handler._fh_lenient_request_line(requestline)
+        if words is None:
+            return False
+        command, path = words
+    handler.command = command
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    handler.path = path
+
+    try:
+        head = _read_head(handler.rfile, _http_client._MAXLINE,
+                          _http_client._MAXHEADERS, handler.max_head_bytes)
+    except HeadError as err:
+        return handler._fh_reject_head(err)
+    message_class = handler.MessageClass
+    if message_class is _HTTPMessage and not head.exotic_type:
+        headers = _HTTPMessage.__new__(_HTTPMessage)
+        state = _MESSAGE_TEMPLATE.copy()
+        state["_headers"] = head.pairs
+        state["defects"] = []
+        headers.__dict__.update(state)
+        connection = "" if head.connection is None else head.connection
+        expect = "" if head.expect is None else head.expect
+    else:
+        headers = handler._fh_exact_message(head.pairs)
+        connection = headers.get("Connection", "")
+        expect = headers.get("Expect", "")
+    handler.headers = headers
+
+    if connection:
+        connection = connection.lower()
+        if connection == "close":
+            handler.close_connection = True
+        elif connection == "keep-alive" and handler.protocol_version >= "HTTP/1.1":
+            handler.close_connection = False
+    if (expect and expect.lower() == "100-continue" and
+            handler.protocol_version >= "HTTP/1.1" and
+            handler.request_version >= "HTTP/1.1"):
+        if not handler.handle_expect_100():
+            return False
+    return True
 
 
 cdef class SocketReader:
@@ -153,6 +303,25 @@ cdef class SocketReader:
         self._view = memoryview(bigger)
         return 0
 
+    cdef int _reserve(self, Py_ssize_t n) except -1:
+        """Ensure room for n bytes from _start on: slide, else grow."""
+        cdef Py_ssize_t cap = PyByteArray_GET_SIZE(self._storage)
+        cdef Py_ssize_t used = self._end - self._start
+        cdef bytearray bigger
+        if self._start + n <= cap:
+            return 0
+        if n <= cap:
+            memmove(self._buf(), self._buf() + self._start, used)
+        else:
+            bigger = bytearray(max(n, cap * 2))
+            memcpy(PyByteArray_AS_STRING(bigger), self._buf() + self._start, used)
+            self._view.release()
+            self._storage = bigger
+            self._view = memoryview(bigger)
+        self._start = 0
+        self._end = used
+        return 0
+
     cdef Py_ssize_t _fill(self) except -1:
         """One recv into the buffer; returns the byte count (0 at EOF)."""
         cdef Py_ssize_t n
@@ -170,12 +339,12 @@ cdef class SocketReader:
         self._start += n
         return out
 
-    cdef list _read_headers(self, size_t max_line, size_t max_lines,
-                            size_t max_head):
+    cdef _Head _read_head(self, size_t max_line, size_t max_lines,
+                          size_t max_head):
         cdef fh_headers p
         cdef _HeaderSlots out = _HeaderSlots(max_lines)
         cdef long r
-        cdef list pairs
+        cdef _Head head
         fh_headers_init(&p, max_line, max_lines, max_head)
         while True:
             r = fh_parse_headers(&p, self._buf() + self._start,
@@ -189,9 +358,9 @@ cdef class SocketReader:
                     continue
             if r < 0:
                 raise _head_error(r)
-            pairs = _header_pairs(self._buf() + self._start, out.slots, p.count)
+            head = _make_head(self._buf() + self._start, out.slots, p.count)
             self._start += r
-            return pairs
+            return head
 
     # -- the io.BufferedReader surface -------------------------------------
 
@@ -213,8 +382,7 @@ cdef class SocketReader:
     def read(self, size=-1):
         cdef Py_ssize_t want = -1 if size is None else size
         cdef Py_ssize_t avail = self._end - self._start
-        cdef bytearray big
-        cdef Py_ssize_t got, n
+        cdef Py_ssize_t n
         if self._closed:
             raise ValueError("I/O operation on closed file.")
         if want < 0:
@@ -224,21 +392,15 @@ cdef class SocketReader:
             return b"".join(chunks)
         if want <= avail:
             return self._take(want)
-        # Large body: receive straight into the result, not via our buffer.
-        big = bytearray(want)
-        memcpy(PyByteArray_AS_STRING(big), self._buf() + self._start, avail)
-        self._start = self._end = 0
-        got = avail
-        view = memoryview(big)
-        while got < want:
-            n = self._recv_into(view[got:])
+        # Receive into our buffer, grown to hold `want`: if a recv times out,
+        # what arrived so far stays buffered for the next read.
+        while self._end - self._start < want:
+            self._reserve(want)
+            n = self._recv_into(self._view[self._end:])
             if n == 0:
                 break
-            got += n
-        view.release()
-        if got < want:
-            del big[got:]
-        return bytes(big)
+            self._end += n
+        return self._take(min(want, self._end - self._start))
 
     def read1(self, size=-1):
         cdef Py_ssize_t want = -1 if size is None else size
@@ -381,3 +543,307 @@ cdef class SocketWriter:
 
 io.BufferedIOBase.register(SocketReader)
 io.BufferedIOBase.register(SocketWriter)
+
+
+# -- the response side --------------------------------------------------------
+#
+# send_response, send_header, end_headers, flush_headers, log_request,
+# log_message, date_time_string and log_date_time_string of http.server, with
+# the same output. A hook the stdlib would call through `self` is called
+# through `self` whenever the handler's class or instance overrides it; only
+# calls into our own, unchanged implementations are made directly.
+
+import sys
+import time as _time
+
+cdef extern from "Python.h":
+    ctypedef struct _TypeHead "PyTypeObject":
+        unsigned long tp_flags
+        unsigned int tp_version_tag
+
+cdef unsigned long _VALID_VERSION_TAG = 1UL << 19   # Py_TPFLAGS_VALID_VERSION_TAG
+
+# Hooks (and the escaping table) the response path may call directly when
+# they are fasthttp's own; one bit each.
+cdef tuple _RESPONSE_HOOKS = (
+    "log_request", "log_message", "send_response_only", "send_header",
+    "version_string", "date_time_string", "log_date_time_string",
+    "address_string", "flush_headers", "_control_char_table")
+cdef enum:
+    H_LOG_REQUEST = 1 << 0
+    H_LOG_MESSAGE = 1 << 1
+    H_SEND_RESPONSE_ONLY = 1 << 2
+    H_SEND_HEADER = 1 << 3
+    H_VERSION_STRING = 1 << 4
+    H_DATE_TIME_STRING = 1 << 5
+    H_LOG_DATE_TIME_STRING = 1 << 6
+    H_ADDRESS_STRING = 1 << 7
+    H_FLUSH_HEADERS = 1 << 8
+    H_CONTROL_CHAR_TABLE = 1 << 9
+    # what writing a log line directly takes
+    H_LOG_LINE = H_LOG_MESSAGE | H_LOG_DATE_TIME_STRING | H_ADDRESS_STRING | H_CONTROL_CHAR_TABLE
+
+cdef dict _reference_hooks = {}     # hook name -> fasthttp's own object
+cdef dict _class_masks = {}         # class address -> (version tag, mask)
+
+
+def register_handler_class(cls):
+    """Record fasthttp's BaseHTTPRequestHandler hooks: where a handler's
+    hook is this very object, we may call our code without the dispatch."""
+    for name in _RESPONSE_HOOKS:
+        _reference_hooks[name] = getattr(cls, name)
+    _class_masks.clear()
+
+
+cdef int _class_mask(type cls):
+    """Which response hooks cls leaves as ours. Cached per class, keyed by
+    CPython's type version tag, which changes whenever the class or a base
+    is modified, so a later monkeypatch is seen."""
+    cdef _TypeHead *t = <_TypeHead *>cls
+    cdef tuple cached
+    cdef int mask = 0, bit = 1
+    if t.tp_flags & _VALID_VERSION_TAG:
+        cached = _class_masks.get(<size_t><void *>cls)
+        if cached is not None and cached[0] == t.tp_version_tag:
+            return cached[1]
+    if _reference_hooks:
+        for name in _RESPONSE_HOOKS:
+            if getattr(cls, name, None) is _reference_hooks[name]:
+                mask |= bit
+            bit <<= 1
+    if t.tp_flags & _VALID_VERSION_TAG:      # the lookups above assign one
+        _class_masks[<size_t><void *>cls] = (t.tp_version_tag, mask)
+    return mask
+
+
+cdef int _plain(self, int wanted) except -1:
+    """The subset of `wanted` hooks neither the class nor the instance
+    overrides."""
+    cdef int mask = _class_mask(type(self)) & wanted
+    cdef int bit = 1
+    cdef dict d
+    if mask:
+        d = self.__dict__
+        if d:
+            for name in _RESPONSE_HOOKS:
+                if (mask & bit) and name in d:
+                    mask &= ~bit
+                bit <<= 1
+    return mask
+
+
+cdef object _date_second = None
+cdef str _date_text = ""
+cdef object _log_second = None
+cdef str _log_text = ""
+# The formatting itself stays http.server's; we only reuse it for a second.
+# (Imported while sys.modules["http.server"] is still the stdlib's: fasthttp
+# imports us before install() can run.)
+import http.server as _stdlib_server
+cdef object _stdlib_date_time_string = _stdlib_server.BaseHTTPRequestHandler.date_time_string
+cdef object _stdlib_log_date_time_string = _stdlib_server.BaseHTTPRequestHandler.log_date_time_string
+
+
+cdef str _current_date(self):
+    global _date_second, _date_text
+    second = int(_time.time())
+    if second != _date_second:
+        _date_text = _stdlib_date_time_string(self, second)
+        _date_second = second
+    return _date_text
+
+
+cdef str _current_log_date(self):
+    global _log_second, _log_text
+    second = int(_time.time())
+    if second != _log_second:
+        _log_text = _stdlib_log_date_time_string(self)
+        _log_second = second
+    return _log_text
+
+
+def date_time_string(self, timestamp=None):
+    """The Date header value; formatted once per second."""
+    if timestamp is not None:
+        return _stdlib_date_time_string(self, timestamp)
+    return _current_date(self)
+
+
+def log_date_time_string(self):
+    """The log line's timestamp; formatted once per second."""
+    return _current_log_date(self)
+
+
+cdef bint _needs_escaping(str message):
+    """Would http.server's _control_char_table change this message?
+    (C0 and C1 controls, DEL, and the backslash it doubles.)"""
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    for c in message:
+        if c < 0x20 or c == 0x5c or (0x7f <= c < 0xa0):
+            return True
+    return False
+
+
+cdef _write_log_line(self, str format, tuple args):
+    message = format % args
+    if _needs_escaping(message):
+        message = message.translate(self._control_char_table)
+    sys.stderr.write("%s - - [%s] %s\n" % (self.client_address[0],
+                                            _current_log_date(self), message))
+
+
+def log_message(self, format, *args):
+    """http.server's log line to sys.stderr, control characters escaped."""
+    if type(format) is str and _plain(self, H_LOG_LINE) == H_LOG_LINE:
+        _write_log_line(self, format, args)
+        return
+    message = format % args
+    sys.stderr.write("%s - - [%s] %s\n" %
+                     (self.address_string(), self.log_date_time_string(),
+                      message.translate(self._control_char_table)))
+
+
+cdef _log_request(self, code, size, int plain):
+    if isinstance(code, HTTPStatus):
+        code = code.value
+    if plain & H_LOG_LINE == H_LOG_LINE:
+        _write_log_line(self, '"%s" %s %s', (self.requestline, str(code), str(size)))
+    else:
+        self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
+
+
+def log_request(self, code="-", size="-"):
+    _log_request(self, code, size, _plain(self, H_LOG_LINE))
+
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void *PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    int PyUnicode_1BYTE_KIND
+
+
+cdef inline bint _latin1_str(object s):
+    return type(s) is str and PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND
+
+
+cdef bytes _line3(str a, const char *sep, str b, const char *sep2, str c):
+    """(a + sep + b + sep2 + c + CRLF) encoded to latin-1, for strings whose
+    characters are all < 256: their storage already is latin-1 bytes."""
+    cdef Py_ssize_t na = PyUnicode_GET_LENGTH(a), nb = PyUnicode_GET_LENGTH(b)
+    cdef Py_ssize_t nc = PyUnicode_GET_LENGTH(c) if c is not None else 0
+    cdef size_t ns = strlen(sep), ns2 = strlen(sep2)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, na + ns + nb + ns2 + nc + 2)
+    cdef char *w = PyBytes_AS_STRING(out)
+    memcpy(w, PyUnicode_DATA(a), na); w += na
+    memcpy(w, sep, ns); w += ns
+    memcpy(w, PyUnicode_DATA(b), nb); w += nb
+    memcpy(w, sep2, ns2); w += ns2
+    if nc:
+        memcpy(w, PyUnicode_DATA(c), nc); w += nc
+    w[0] = 13
+    w[1] = 10
+    return out
+
+
+cdef bytes _header_line(keyword, value):
+    """b"keyword: value\r\n", as http.server encodes it."""
+    if _latin1_str(keyword) and _latin1_str(value):
+        return _line3(keyword, ": ", value, "", None)
+    return ("%s: %s\r\n" % (keyword, value)).encode("latin-1", "strict")
+
+
+cdef bytes _status_line(protocol_version, code, message):
+    """b"HTTP/1.x 200 OK\r\n", as http.server encodes it."""
+    if type(code) is int and _latin1_str(protocol_version) and _latin1_str(message):
+        return _line3(protocol_version, " ", str(code), " ", message)
+    return ("%s %d %s\r\n" % (protocol_version, code, message)).encode("latin-1", "strict")
+
+
+cdef list _headers_buffer(self):
+    cdef dict d = self.__dict__
+    buf = d.get("_headers_buffer")
+    if buf is None:
+        buf = self._headers_buffer = []
+    return buf
+
+
+cdef _append_status_line(self, code, message):
+    if message is None:
+        responses = self.responses
+        message = responses[code][0] if code in responses else ""
+    _headers_buffer(self).append(_status_line(self.protocol_version, code, message))
+
+
+cdef _append_header(self, keyword, value):
+    if self.request_version != "HTTP/0.9":
+        _headers_buffer(self).append(_header_line(keyword, value))
+    # str.lower() never shortens a string, so only 10 characters can match.
+    if type(keyword) is not str or len(<str>keyword) == 10:
+        if keyword.lower() == "connection":
+            if value.lower() == "close":
+                self.close_connection = True
+            elif value.lower() == "keep-alive":
+                self.close_connection = False
+
+
+def send_response_only(self, code, message=None):
+    if self.request_version != "HTTP/0.9":
+        _append_status_line(self, code, message)
+
+
+def send_response(self, code, message=None):
+    """Log the request, then buffer the status line, Server and Date."""
+    cdef int plain = _plain(self, H_LOG_REQUEST | H_LOG_LINE | H_SEND_RESPONSE_ONLY |
+                            H_SEND_HEADER | H_VERSION_STRING | H_DATE_TIME_STRING)
+    if plain & H_LOG_REQUEST:
+        _log_request(self, code, "-", plain)
+    else:
+        self.log_request(code)
+    if plain & H_SEND_RESPONSE_ONLY:
+        if self.request_version != "HTTP/0.9":
+            _append_status_line(self, code, message)
+    else:
+        self.send_response_only(code, message)
+    if plain & H_VERSION_STRING:
+        version = self.server_version + " " + self.sys_version
+    else:
+        version = self.version_string()
+    if plain & H_SEND_HEADER:
+        _append_header(self, "Server", version)
+    else:
+        self.send_header("Server", version)
+    date = _current_date(self) if plain & H_DATE_TIME_STRING else self.date_time_string()
+    if plain & H_SEND_HEADER:
+        _append_header(self, "Date", date)
+    else:
+        self.send_header("Date", date)
+
+
+def send_header(self, keyword, value):
+    """Buffer one header line; a Connection header decides close_connection."""
+    _append_header(self, keyword, value)
+
+
+def end_headers(self):
+    if self.request_version != "HTTP/0.9":
+        self._headers_buffer.append(b"\r\n")
+        if _plain(self, H_FLUSH_HEADERS):
+            _flush_headers(self)
+        else:
+            self.flush_headers()
+
+
+cdef _flush_headers(self):
+    buf = self.__dict__.get("_headers_buffer")
+    if buf is None and not hasattr(self, "_headers_buffer"):
+        return
+    if buf is None:
+        buf = self._headers_buffer
+    self.wfile.write(b"".join(buf))
+    self._headers_buffer = []
+
+
+def flush_headers(self):
+    _flush_headers(self)

@@ -13,19 +13,14 @@ called in the same order, same bytes written.
 """
 
 import email.parser
-import email.policy
 import http.client
 import http.server as _stdlib
 import io
 import re
 import socket
-import socketserver
-import sys
-import time
 from http import HTTPStatus
 
 from fasthttp import _core
-from fasthttp._errors import HeadError
 
 # Everything http.server defines (DEFAULT_ERROR_MESSAGE, nobody_uid,
 # _url_collapse_path, ... and names later versions add) is ours too; the
@@ -97,37 +92,6 @@ def _lenient_version_number(version):
         return None
 
 
-# -- headers ---------------------------------------------------------------
-
-_COMPAT32 = email.policy.compat32
-_HTTPMessage = http.client.HTTPMessage
-
-
-def _build_message(message_class, pairs):
-    """The MessageClass instance http.client.parse_headers would return.
-
-    For the default HTTPMessage we fill in the attributes email's feed parser
-    leaves on a header-only message. A custom MessageClass, or a Content-Type
-    that makes the feed parser look for a multipart or message body, goes
-    through email.parser itself so the result is the stdlib's to the letter.
-    """
-    if message_class is _HTTPMessage:
-        msg = _HTTPMessage.__new__(_HTTPMessage)
-        msg.__dict__.update(
-            policy=_COMPAT32, _headers=pairs, _unixfrom=None, _payload="",
-            _charset=None, preamble=None, epilogue=None, defects=[],
-            _default_type="text/plain")
-        for name, value in pairs:
-            if len(name) == 12 and name.lower() == "content-type":
-                if msg.get_content_maintype() in ("multipart", "message"):
-                    break
-                return msg
-        else:
-            return msg
-    text = "".join(["%s: %s\r\n" % pair for pair in pairs]) + "\r\n"
-    return email.parser.Parser(_class=message_class).parsestr(text)
-
-
 # -- the handler -----------------------------------------------------------
 
 class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
@@ -152,64 +116,16 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         else:
             self.wfile = request.makefile("wb", self.wbufsize)
 
-    def parse_request(self):
-        self.command = None
-        self.request_version = self.default_request_version
-        self.close_connection = True
-        raw = self.raw_requestline
-        if type(raw) is not bytes:
-            raw = bytes(raw)
-        requestline = str(raw, "iso-8859-1").rstrip("\r\n")
-        self.requestline = requestline
-
-        strict = _core.parse_request_line(raw)
-        if strict is not None:
-            command, path, major, minor = strict
-            if (major, minor) >= (1, 1) and self.protocol_version >= "HTTP/1.1":
-                self.close_connection = False
-            if major >= 2:
-                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
-                                "Invalid HTTP version (%d.%d)" % (major, minor))
-                return False
-            self.request_version = requestline[-8:]
-        else:
-            words = self._parse_lenient_request_line(requestline)
-            if words is None:
-                return False
-            command, path = words
-        self.command = command
-        # gh-87389: '//host/path' would read as a scheme-relative URL in a
-        # redirect, so the stdlib reduces leading slashes to one.
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        self.path = path
-
-        try:
-            pairs = _core.read_headers(self.rfile, http.client._MAXLINE,
-                                       http.client._MAXHEADERS,
-                                       self.max_head_bytes)
-        except HeadError as err:
-            return self._reject_head(err)
-        self.headers = headers = _build_message(self.MessageClass, pairs)
-
-        conntype = headers.get("Connection", "").lower()
-        if conntype == "close":
-            self.close_connection = True
-        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
-            self.close_connection = False
-        expect = headers.get("Expect", "")
-        if (expect.lower() == "100-continue" and
-                self.protocol_version >= "HTTP/1.1" and
-                self.request_version >= "HTTP/1.1"):
-            if not self.handle_expect_100():
-                return False
-        return True
+    # parse_request and the response-header methods are installed below from
+    # _core.handler_methods: C (or the pure-Python twin), same attributes,
+    # same hooks, same bytes. parse_request's rare paths come back to the
+    # three _fh_* methods.
 
     #: Upper bound on the bytes of a whole header block (0 = none, as the
     #: stdlib: it only bounds each line and the number of lines).
     max_head_bytes = 0
 
-    def _parse_lenient_request_line(self, requestline):
+    def _fh_lenient_request_line(self, requestline):
         """A request line not in RFC 9112's strict form: http.server's
         word-splitting rules decide (and answer), then we refuse what they let
         through but RFC 9112 forbids. Returns (command, path) or None."""
@@ -241,14 +157,21 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                 self.send_error(HTTPStatus.BAD_REQUEST,
                                 "Bad HTTP/0.9 request type (%r)" % command)
                 return None
-        if not _TOKEN.match(command) or _REQUEST_LINE_CTL.search(requestline):
+        # The line as sent, less one terminator: rstrip('\r\n') above would
+        # hide a bare CR before it.
+        sent = self.raw_requestline
+        if sent.endswith(b"\r\n"):
+            sent = sent[:-2]
+        elif sent.endswith(b"\n"):
+            sent = sent[:-1]
+        if not _TOKEN.match(command) or _REQUEST_LINE_CTL.search(str(sent, "iso-8859-1")):
             self.close_connection = True
             self.send_error(HTTPStatus.BAD_REQUEST,
                             "Bad request syntax (%r)" % requestline)
             return None
         return command, path
 
-    def _reject_head(self, err):
+    def _fh_reject_head(self, err):
         """Answer a header block the parser refused, as http.server would."""
         if err.kind == "line_too_long":
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -267,29 +190,20 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         self.close_connection = True
         return False
 
-    # -- timestamps, cached per second -------------------------------------
+    def _fh_exact_message(self, pairs):
+        """The headers as email.parser builds them, for a custom MessageClass
+        or a Content-Type that makes it look for a multipart/message body.
+        (The fast path fills in a plain HTTPMessage directly.) We re-serialize
+        the checked pairs: the parser strips the same leading whitespace we
+        did and keeps the trailing, so the result is the stdlib's."""
+        text = "".join(["%s: %s\r\n" % pair for pair in pairs]) + "\r\n"
+        return email.parser.Parser(_class=self.MessageClass).parsestr(text)
 
-    _date_cache = (None, "")
-    _log_date_cache = (None, "")
 
-    def date_time_string(self, timestamp=None):
-        if timestamp is not None:
-            return super().date_time_string(timestamp)
-        now = time.time()
-        second = int(now)
-        cached_second, text = BaseHTTPRequestHandler._date_cache
-        if cached_second != second:
-            text = super().date_time_string(second)
-            BaseHTTPRequestHandler._date_cache = (second, text)
-        return text
-
-    def log_date_time_string(self):
-        second = int(time.time())
-        cached_second, text = BaseHTTPRequestHandler._log_date_cache
-        if cached_second != second:
-            text = super().log_date_time_string()
-            BaseHTTPRequestHandler._log_date_cache = (second, text)
-        return text
+for _name, _method in _core.handler_methods.items():
+    setattr(BaseHTTPRequestHandler, _name, _method)
+_core.register_handler_class(BaseHTTPRequestHandler)
+del _name, _method
 
 
 class SimpleHTTPRequestHandler(BaseHTTPRequestHandler,
