@@ -41,3 +41,6 @@ serve: build
 
 clean:
 	rm -rf build dist *.egg-info fasthttp/*.so fasthttp/_speedups.c .pytest_cache
+
+# Further targets, one file per concern: fuzzing/sanitizers, distribution, ...
+-include mk/*.mk

@@ -11,6 +11,7 @@ Servers (bench/servers.py, ``python bench/servers.py KIND PORT``), all answering
   stdlib          http.server.ThreadingHTTPServer as-is
   stdlib-tuned    the same + buffered wfile (wbufsize = -1) + TCP_NODELAY
   fasthttp        fasthttp.ThreadingHTTPServer, drop-in (skipped if fasthttp is not importable)
+  fasthttp-tuned  the same + stdlib-tuned's two fixes; only when asked for with --servers
   uvicorn         uvicorn + httptools, asyncio loop, raw ASGI app  } only if uvicorn is
   uvicorn-uvloop  uvicorn + httptools, uvloop loop, raw ASGI app   } importable (--install-peers)
 
@@ -56,6 +57,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import servers  # noqa: E402
 
 ALL_SERVERS = list(servers.KINDS)
+DEFAULT_SERVERS = ["stdlib", "stdlib-tuned", "fasthttp", "uvicorn", "uvicorn-uvloop"]
 REFERENCES = ["stdlib", "stdlib-tuned", "uvicorn", "uvicorn-uvloop"]
 PEER_PACKAGES = ["uvicorn", "httptools", "uvloop"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -105,7 +107,7 @@ def available_servers(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
         fasthttp_missing = f"fasthttp not importable ({type(exc).__name__}: {exc})"
     run = []
     for kind in wanted:
-        if kind == "fasthttp" and fasthttp_missing:
+        if kind.startswith("fasthttp") and fasthttp_missing:
             skipped[kind] = fasthttp_missing
         elif kind.startswith("uvicorn") and not (have_module("uvicorn") and have_module("httptools")):
             skipped[kind] = "uvicorn/httptools not importable (pass --install-peers)"
@@ -418,7 +420,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds over all servers (default 3)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, 2 s per run")
     ap.add_argument("--connections", default="1,32", help="wrk -c values (default 1,32)")
-    ap.add_argument("--servers", default=",".join(ALL_SERVERS), help=f"subset of {','.join(ALL_SERVERS)}")
+    ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                    help=f"comma-separated, from {','.join(ALL_SERVERS)} (default: all but fasthttp-tuned)")
     ap.add_argument("--request", metavar="NAME", help="send the headers of ../shared/requests/NAME.http "
                     "(body-less) instead of wrk's minimal GET")
     ap.add_argument("--json", metavar="PATH", help="results file (default bench/results/load-<time>.json)")

@@ -8,6 +8,7 @@ KIND is one of:
   stdlib-tuned     the same, plus the two classic fixes: buffered wfile (wbufsize = -1,
                    one send() per response) and TCP_NODELAY (disable_nagle_algorithm)
   fasthttp         fasthttp.ThreadingHTTPServer + fasthttp.BaseHTTPRequestHandler, drop-in
+  fasthttp-tuned   the same with stdlib-tuned's two fixes (not in load.py's default set)
   uvicorn          uvicorn, http=httptools, loop=asyncio, raw ASGI hello app
   uvicorn-uvloop   uvicorn, http=httptools, loop=uvloop, raw ASGI hello app
 
@@ -30,7 +31,7 @@ BODY = b"Hello, world!"  # 13 bytes
 assert len(BODY) == 13
 CONTENT_LENGTH = str(len(BODY))
 
-KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "uvicorn", "uvicorn-uvloop")
+KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "uvicorn", "uvicorn-uvloop")
 
 
 def import_fasthttp():
@@ -105,9 +106,9 @@ def _ready(port: int) -> None:
 
 
 def serve_threading(kind: str, port: int) -> None:
-    if kind == "fasthttp":
+    if kind.startswith("fasthttp"):
         fasthttp = import_fasthttp()
-        handler = make_hello_handler(fasthttp.BaseHTTPRequestHandler)
+        handler = make_hello_handler(fasthttp.BaseHTTPRequestHandler, tuned=(kind == "fasthttp-tuned"))
         server_cls = fasthttp.ThreadingHTTPServer
         sys.stderr.write(
             f"fasthttp {getattr(fasthttp, '__version__', '?')} from {fasthttp.__file__}, "

@@ -14,10 +14,12 @@ from fasthttp._core import accelerated
 from fasthttp._version import __version__
 from fasthttp.server import *  # noqa: F401,F403 - the http.server names
 from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, test  # noqa: F401
+from fasthttp.workers import HTTPSServer, ThreadingHTTPSServer, serve  # noqa: F401
 
 __all__ = list(server.__all__) + [
     "DEFAULT_ERROR_MESSAGE", "DEFAULT_ERROR_CONTENT_TYPE", "test",
     "accelerated", "install", "uninstall", "server", "__version__",
+    "serve", "HTTPSServer", "ThreadingHTTPSServer",
 ]
 
 _stdlib_server = server._stdlib

@@ -15,3 +15,17 @@ class HeadError(Exception):
         super().__init__(kind, reason)
         self.kind = kind
         self.reason = reason
+
+
+class BodyError(Exception):
+    """read_body() refused the request body; the error response is sent.
+
+    ``status`` is the HTTP status that was sent (400 or 413) and ``reason``
+    the short description. BaseHTTPRequestHandler.handle() ends the
+    connection quietly when a do_* method lets this escape.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason

@@ -13,6 +13,8 @@ import email.policy
 import http.client as _http_client
 import io
 import re
+import socket as _socket
+import time as _time
 from http import HTTPStatus
 from operator import index as _index
 
@@ -355,11 +357,12 @@ _MESSAGE_TEMPLATE = dict(
 
 def _head_info(pairs):
     """(first Connection value or None, first Expect value or None, may the
-    first Content-Type be multipart/message?) as _make_head() in the .pyx.
+    first Content-Type be multipart/message?, is there a Content-Length or
+    Transfer-Encoding?) as _make_head() in the .pyx.
     Names are tokens, so str.lower() is the C code's ASCII folding; a value
     folds only ASCII letters there, and no latin-1 letter lowercases to one."""
     connection = expect = None
-    seen_type = exotic = False
+    seen_type = exotic = framing = False
     for name, value in pairs:
         n = len(name)
         if n == 10:
@@ -373,7 +376,10 @@ def _head_info(pairs):
                 seen_type = True
                 folded = value.lower()
                 exotic = "multipart" in folded or "message" in folded
-    return connection, expect, exotic
+        elif n == 14 or n == 17:
+            if name.lower() in ("content-length", "transfer-encoding"):
+                framing = True
+    return connection, expect, exotic, framing
 
 
 def parse_request(handler):
@@ -414,13 +420,16 @@ def parse_request(handler):
         path = "/" + path.lstrip("/")
     handler.path = path
 
+    rfile = handler.rfile
     try:
-        pairs = _read_head(handler.rfile, _size_t(_http_client._MAXLINE),
+        pairs = _read_head(rfile, _size_t(_http_client._MAXLINE),
                            _size_t(_http_client._MAXHEADERS),
                            _size_t(handler.max_head_bytes))
     except HeadError as err:
         return handler._fh_reject_head(err)
-    connection, expect, exotic = _head_info(pairs)
+    if type(rfile) is SocketReader:
+        rfile.end_head()
+    connection, expect, exotic, framing = _head_info(pairs)
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not exotic:
         headers = _HTTPMessage.__new__(_HTTPMessage)
@@ -437,6 +446,8 @@ def parse_request(handler):
         connection = headers.get("Connection", "")
         expect = headers.get("Expect", "")
     handler.headers = headers
+    if framing and not handler._fh_check_framing():
+        return False
 
     if connection:
         connection = connection.lower()
@@ -467,7 +478,7 @@ class SocketReader:
     """
 
     __slots__ = ("_sock", "_recv_into", "_storage", "_view", "_start", "_end",
-                 "_closed")
+                 "_closed", "_deadline", "_base_timeout", "_timeout_changed")
 
     def __init__(self, sock):
         self._sock = sock
@@ -477,6 +488,32 @@ class SocketReader:
         self._start = 0
         self._end = 0
         self._closed = False
+        self._deadline = 0.0
+        self._base_timeout = None
+        self._timeout_changed = False
+
+    def _apply_deadline(self):
+        """Bound the next recv by what is left of the request-head deadline."""
+        remaining = self._deadline - _time.monotonic()
+        if remaining <= 0:
+            raise _socket.timeout("request head timed out")
+        if not self._timeout_changed:
+            self._base_timeout = self._sock.gettimeout()
+            self._timeout_changed = True
+        base = self._base_timeout
+        self._sock.settimeout(remaining if base is None or base > remaining else base)
+
+    def start_head(self, timeout):
+        """Start the request-head deadline: until end_head(), every recv is
+        bounded by what is left of `timeout` seconds (slowloris defence)."""
+        self._deadline = _time.monotonic() + float(timeout)
+
+    def end_head(self):
+        """The head is in: give the socket back its own timeout."""
+        self._deadline = 0.0
+        if self._timeout_changed:
+            self._timeout_changed = False
+            self._sock.settimeout(self._base_timeout)
 
     def _make_room(self):
         """Ensure free space after _end: slide data to the front, else grow."""
@@ -522,6 +559,8 @@ class SocketReader:
         if self._start == self._end:
             self._start = self._end = 0
         self._make_room()
+        if self._deadline:
+            self._apply_deadline()
         n = self._recv_into(self._view[self._end:])
         if type(n) is not int:
             n = _index(n)
@@ -734,7 +773,6 @@ io.BufferedIOBase.register(SocketWriter)
 # timestamps are cached per second, as the .pyx does. (The .pyx re-implements
 # the rest in C with the same output, calling overridden hooks through self.)
 
-import time as _time
 import http.server as _http_server
 
 _Stdlib = _http_server.BaseHTTPRequestHandler

@@ -13,7 +13,22 @@ from libc.string cimport memchr, memcpy, memmove, strlen
 from fasthttp._cparser cimport *
 
 import io
+import socket
 from fasthttp._errors import HeadError
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk_id, timespec *tp)
+    enum: CLOCK_MONOTONIC
+
+
+cdef inline double _monotonic():
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 cdef enum:
     INITIAL_BUFFER = 8192
@@ -81,6 +96,7 @@ cdef class _Head:
     cdef object connection      # first Connection value, or None
     cdef object expect          # first Expect value, or None
     cdef bint exotic_type       # first Content-Type may be multipart/message
+    cdef bint framing           # has Content-Length or Transfer-Encoding
 
 
 cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
@@ -91,6 +107,7 @@ cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     head.connection = None
     head.expect = None
     head.exotic_type = False
+    head.framing = False
     for i in range(n):
         if head.connection is None and _name_is(base, hs[i].name, b"connection", 10):
             head.connection = head.pairs[i][1]
@@ -99,6 +116,9 @@ cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
         elif not seen_type and _name_is(base, hs[i].name, b"content-type", 12):
             seen_type = True
             head.exotic_type = _mentions_body_type(base, hs[i].value)
+        elif (_name_is(base, hs[i].name, b"content-length", 14) or
+              _name_is(base, hs[i].name, b"transfer-encoding", 17)):
+            head.framing = True
     return head
 
 
@@ -223,11 +243,14 @@ def parse_request(handler):
         path = "/" + path.lstrip("/")
     handler.path = path
 
+    rfile = handler.rfile
     try:
-        head = _read_head(handler.rfile, _http_client._MAXLINE,
+        head = _read_head(rfile, _http_client._MAXLINE,
                           _http_client._MAXHEADERS, handler.max_head_bytes)
     except HeadError as err:
         return handler._fh_reject_head(err)
+    if type(rfile) is SocketReader:
+        (<SocketReader>rfile).end_head()
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not head.exotic_type:
         headers = _HTTPMessage.__new__(_HTTPMessage)
@@ -242,6 +265,8 @@ def parse_request(handler):
         connection = headers.get("Connection", "")
         expect = headers.get("Expect", "")
     handler.headers = headers
+    if head.framing and not handler._fh_check_framing():
+        return False
 
     if connection:
         connection = connection.lower()
@@ -271,6 +296,9 @@ cdef class SocketReader:
     cdef object _view
     cdef Py_ssize_t _start, _end
     cdef bint _closed
+    cdef double _deadline           # head deadline (monotonic seconds), 0: none
+    cdef object _base_timeout       # the socket's own timeout, while we change it
+    cdef bint _timeout_changed
 
     def __cinit__(self, sock):
         self._sock = sock
@@ -330,9 +358,35 @@ cdef class SocketReader:
         if self._start == self._end:
             self._start = self._end = 0
         self._make_room()
+        if self._deadline:
+            self._apply_deadline()
         n = self._recv_into(self._view[self._end:])
         self._end += n
         return n
+
+    cdef int _apply_deadline(self) except -1:
+        """Bound the next recv by what is left of the request-head deadline."""
+        cdef double remaining = self._deadline - _monotonic()
+        if remaining <= 0:
+            raise socket.timeout("request head timed out")
+        if not self._timeout_changed:
+            self._base_timeout = self._sock.gettimeout()
+            self._timeout_changed = True
+        base = self._base_timeout
+        self._sock.settimeout(remaining if base is None or base > remaining else base)
+        return 0
+
+    def start_head(self, double timeout):
+        """Start the request-head deadline: until end_head(), every recv is
+        bounded by what is left of `timeout` seconds (slowloris defence)."""
+        self._deadline = _monotonic() + timeout
+
+    cpdef end_head(self):
+        """The head is in: give the socket back its own timeout."""
+        self._deadline = 0
+        if self._timeout_changed:
+            self._timeout_changed = False
+            self._sock.settimeout(self._base_timeout)
 
     cdef bytes _take(self, Py_ssize_t n):
         cdef bytes out = PyBytes_FromStringAndSize(self._buf() + self._start, n)

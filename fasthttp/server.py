@@ -18,9 +18,11 @@ import http.server as _stdlib
 import io
 import re
 import socket
+import threading
 from http import HTTPStatus
 
 from fasthttp import _core
+from fasthttp._errors import BodyError, HeadError
 
 # Everything http.server defines (DEFAULT_ERROR_MESSAGE, nobody_uid,
 # _url_collapse_path, ... and names later versions add) is ours too; the
@@ -36,9 +38,41 @@ class HTTPServer(_stdlib.HTTPServer):
 
 
 class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
+    """http.server.ThreadingHTTPServer: one thread per connection, at most
+    ``max_connections`` at once (the stdlib has no bound). When all are busy
+    the accept loop waits, so further clients queue in the listen backlog
+    instead of each costing a thread."""
     # MRO: ours, HTTPServer, http.server.ThreadingHTTPServer, ThreadingMixIn,
-    # http.server.HTTPServer: one thread per connection, as the stdlib.
+    # http.server.HTTPServer.
     daemon_threads = True
+
+    #: Simultaneous connections (threads); None for no bound, as the stdlib.
+    max_connections = 1024
+
+    def process_request(self, request, client_address):
+        if self.max_connections is None:
+            return super().process_request(request, client_address)
+        slots = self.__dict__.get("_fh_slots")
+        if slots is None:
+            slots = self._fh_slots = threading.BoundedSemaphore(self.max_connections)
+        # Wait for a free slot, but notice shutdown() meanwhile.
+        while not slots.acquire(timeout=0.2):
+            if self._BaseServer__shutdown_request:
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            slots = self.__dict__.get("_fh_slots")
+            if slots is not None:
+                slots.release()
 
 
 # -- request line ----------------------------------------------------------
@@ -67,6 +101,10 @@ def _stdlib_version_rules():
 
 
 _REJECT_NON_DIGIT_VERSION, _REJECT_LONG_VERSION = _stdlib_version_rules()
+
+# chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1); at most 16 hex digits, so the
+# size fits in 64 bits; extensions hold no control bytes but HTAB.
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r?\n")
 
 # RFC 9110 token, for methods on the lenient path.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -121,9 +159,37 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     # same hooks, same bytes. parse_request's rare paths come back to the
     # three _fh_* methods.
 
-    #: Upper bound on the bytes of a whole header block (0 = none, as the
-    #: stdlib: it only bounds each line and the number of lines).
-    max_head_bytes = 0
+    #: Bytes a whole header block may take (0: no bound). The stdlib bounds
+    #: only each line (64 KiB) and the line count (100), about 6.4 MB in all.
+    max_head_bytes = 256 * 1024
+
+    #: Seconds a client has to send the request line and headers, counted
+    #: from when the server starts waiting for them (so it also bounds how
+    #: long an idle keep-alive connection is kept). Separate from `timeout`,
+    #: which bounds each socket operation, the handler's included. A client
+    #: dribbling a byte a second (slowloris) is dropped when it runs out.
+    #: None: no bound, as the stdlib.
+    head_timeout = 60.0
+
+    #: Largest body read_body() accepts, in bytes (None: no bound).
+    max_body_bytes = 64 * 1024 * 1024
+
+    def handle(self):
+        # socketserver's loop of handle_one_request(), plus the request-head
+        # deadline, and a quiet end when read_body() refused a body (it has
+        # already answered and marked the connection for closing).
+        self.close_connection = True
+        try:
+            self._fh_handle_one_request()
+            while not self.close_connection:
+                self._fh_handle_one_request()
+        except BodyError:
+            self.close_connection = True
+
+    def _fh_handle_one_request(self):
+        if self.head_timeout is not None and type(self.rfile) is _core.SocketReader:
+            self.rfile.start_head(self.head_timeout)
+        self.handle_one_request()
 
     def _fh_lenient_request_line(self, requestline):
         """A request line not in RFC 9112's strict form: http.server's
@@ -189,6 +255,129 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                             "Bad request (%s)" % err.reason)
         self.close_connection = True
         return False
+
+    def _fh_check_framing(self):
+        """Refuse a request whose body length is ambiguous (RFC 9112 6.1-6.3):
+        the ways one server reads a body another server would read otherwise
+        (request smuggling). Called by parse_request only when the head has a
+        Content-Length or Transfer-Encoding. Returns False after answering."""
+        headers = self.headers
+        codings_fields = headers.get_all("Transfer-Encoding")
+        lengths = headers.get_all("Content-Length")
+        if codings_fields is not None:
+            if lengths is not None:
+                return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                       "both Content-Length and Transfer-Encoding")
+            if not self.request_version >= "HTTP/1.1":
+                return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                       "Transfer-Encoding in an HTTP/1.0 request")
+            codings = [c.strip(" \t").lower()
+                       for field in codings_fields for c in field.split(",")]
+            codings = [c for c in codings if c]
+            if not codings or codings[-1] != "chunked":
+                return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                       "final transfer coding is not chunked")
+            if len(codings) > 1:
+                if codings.count("chunked") > 1:
+                    return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                           "chunked applied more than once")
+                return self._fh_refuse(HTTPStatus.NOT_IMPLEMENTED,
+                                       "unsupported transfer coding (%s)"
+                                       % ", ".join(codings[:-1]))
+        elif lengths is not None:
+            values = set()
+            for field in lengths:
+                digits = field.rstrip(" \t")
+                if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+                    return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                           "invalid Content-Length")
+                values.add(int(digits))
+            if len(values) > 1:
+                return self._fh_refuse(HTTPStatus.BAD_REQUEST,
+                                       "conflicting Content-Length values")
+        return True
+
+    def _fh_refuse(self, status, reason):
+        self.close_connection = True
+        if status == HTTPStatus.BAD_REQUEST:
+            self.send_error(status, "Bad request (%s)" % reason)
+        else:
+            self.send_error(status, reason)
+        return False
+
+    # -- the request body (beyond the stdlib) --------------------------------
+
+    def read_body(self, limit=None):
+        """Read and return the request body, as its headers frame it.
+
+        Reads exactly Content-Length bytes, or decodes a chunked body (chunk
+        extensions ignored; trailer fields, if any, become ``self.trailers``,
+        a MessageClass instance). A request with neither has no body (b"").
+        At most ``limit`` bytes (default: ``max_body_bytes``); a larger body
+        gets 413, a malformed or cut-short one 400 — sent by this method,
+        which then raises BodyError (handle() ends the connection quietly if
+        you let it escape). Afterwards the connection is positioned at the
+        next request, so keep-alive and pipelining work. The stdlib has no
+        such method: there, handlers read ``rfile`` themselves.
+        """
+        if self.__dict__.get("_fh_body_read"):
+            return b""
+        self._fh_body_read = True
+        if limit is None:
+            limit = self.max_body_bytes
+        headers = self.headers
+        if headers.get("Transfer-Encoding") is not None:
+            return self._fh_read_chunked(limit)
+        length = headers.get("Content-Length")
+        if length is None:
+            return b""
+        length = int(length)
+        if limit is not None and length > limit:
+            self._fh_body_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                "body larger than %d bytes" % limit)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self._fh_body_error(HTTPStatus.BAD_REQUEST, "body cut short")
+        return body
+
+    _MAX_CHUNK_LINE = 4096      # a chunk-size line, extensions included
+
+    def _fh_read_chunked(self, limit):
+        rfile = self.rfile
+        parts = []
+        total = 0
+        while True:
+            line = rfile.readline(self._MAX_CHUNK_LINE + 1)
+            match = _CHUNK_SIZE_LINE.fullmatch(line)
+            if match is None:
+                self._fh_body_error(HTTPStatus.BAD_REQUEST, "invalid chunk size line")
+            size = int(match.group(1), 16)
+            if size == 0:
+                break
+            total += size
+            if limit is not None and total > limit:
+                self._fh_body_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                    "body larger than %d bytes" % limit)
+            data = rfile.read(size)
+            end = rfile.read(1)
+            if end == b"\r":
+                end = rfile.read(1)
+            if len(data) < size or end != b"\n":
+                self._fh_body_error(HTTPStatus.BAD_REQUEST, "invalid chunk data")
+            parts.append(data)
+        try:
+            trailers = _core.read_headers(rfile, http.client._MAXLINE,
+                                          http.client._MAXHEADERS,
+                                          self.max_head_bytes)
+        except HeadError as err:
+            self._fh_body_error(HTTPStatus.BAD_REQUEST, "trailer: " + err.reason)
+        if trailers:
+            self.trailers = self._fh_exact_message(trailers)
+        return b"".join(parts)
+
+    def _fh_body_error(self, status, reason):
+        self._fh_refuse(status, reason)
+        raise BodyError(int(status), reason)
 
     def _fh_exact_message(self, pairs):
         """The headers as email.parser builds them, for a custom MessageClass

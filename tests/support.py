@@ -17,6 +17,7 @@ every differential test must pass, which shows the harness adds no noise.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import email.message
@@ -25,8 +26,10 @@ import http.server as std_server
 import io
 import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -190,36 +193,95 @@ class RejectExpectMixin(EchoMixin):
         return False
 
 
-HANDLER_KINDS: dict[str, tuple[type, dict[str, Any]]] = {
-    "echo10": (EchoMixin, {}),
-    "echo11": (EchoMixin, {"protocol_version": "HTTP/1.1"}),
-    "error10": (ErrorMixin, {}),
-    "error11": (ErrorMixin, {"protocol_version": "HTTP/1.1"}),
-    "custommsg": (CustomMessageMixin, {"protocol_version": "HTTP/1.1"}),
-    "reject_expect": (RejectExpectMixin, {"protocol_version": "HTTP/1.1"}),
+class RaiseMixin:
+    """do_GET raises ValueError (socketserver prints a traceback); do_PUT raises
+    TimeoutError (handle_one_request logs "Request timed out" and closes)."""
+
+    timeout = OP_TIMEOUT
+
+    def do_GET(self):
+        _record_do_call(self)
+        raise ValueError("boom from do_GET")
+
+    def do_PUT(self):
+        _record_do_call(self)
+        self.send_response(200)
+        raise TimeoutError("custom timeout")
+
+
+def _make_static_dir() -> str:
+    """A small directory tree for SimpleHTTPRequestHandler, fixed mtimes."""
+    root = tempfile.mkdtemp(prefix="fasthttp-static-")
+    files = {
+        "hello.txt": b"Hello, world!\n",
+        "page.html": b"<html><body>hi</body></html>\n",
+        "data.bin": bytes(range(256)) * 4,
+        "sub/inner.txt": b"inner\n",
+        "withindex/index.html": b"<p>index</p>\n",
+        "caf\u00e9 & <x>.txt": b"odd name\n",
+    }
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), (1_600_000_000, 1_600_000_000))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+STATIC_DIR = _make_static_dir()
+
+
+class StaticDirMixin:
+    """SimpleHTTPRequestHandler serving STATIC_DIR (a mixin over the side's class)."""
+
+    timeout = OP_TIMEOUT
+
+    def __init__(self, *args, **kwargs):
+        kwargs["directory"] = STATIC_DIR
+        super().__init__(*args, **kwargs)
+
+
+# kind -> (mixin, class attributes, name of the side's base class)
+HANDLER_KINDS: dict[str, tuple[type, dict[str, Any], str]] = {
+    "echo10": (EchoMixin, {}, "BaseHTTPRequestHandler"),
+    "echo11": (EchoMixin, {"protocol_version": "HTTP/1.1"}, "BaseHTTPRequestHandler"),
+    "echo11_timeout": (EchoMixin, {"protocol_version": "HTTP/1.1", "timeout": 0.2},
+                       "BaseHTTPRequestHandler"),
+    "error10": (ErrorMixin, {}, "BaseHTTPRequestHandler"),
+    "error11": (ErrorMixin, {"protocol_version": "HTTP/1.1"}, "BaseHTTPRequestHandler"),
+    "custommsg": (CustomMessageMixin, {"protocol_version": "HTTP/1.1"}, "BaseHTTPRequestHandler"),
+    "reject_expect": (RejectExpectMixin, {"protocol_version": "HTTP/1.1"}, "BaseHTTPRequestHandler"),
+    "raiser": (RaiseMixin, {"protocol_version": "HTTP/1.1"}, "BaseHTTPRequestHandler"),
+    "static10": (StaticDirMixin, {}, "SimpleHTTPRequestHandler"),
+    "static11": (StaticDirMixin, {"protocol_version": "HTTP/1.1"}, "SimpleHTTPRequestHandler"),
 }
 
 _class_cache: dict[tuple, type] = {}
 
 
-def build_handler(mixin: type, side_module, name: str | None = None, **attrs) -> type:
-    """``type(name, (mixin, side.BaseHTTPRequestHandler), attrs)`` (cached).
+def build_handler(mixin: type, side_module, name: str | None = None,
+                  base: str = "BaseHTTPRequestHandler", **attrs) -> type:
+    """``type(name, (mixin, side.<base>), attrs)`` (cached).
 
     Both sides get the same class name so that nothing that prints a class name
     can differ.
     """
-    key = (mixin, side_module, name, tuple(sorted(attrs.items())))
+    key = (mixin, side_module, name, base, tuple(sorted(attrs.items())))
     cls = _class_cache.get(key)
     if cls is None:
         cls = type(name or mixin.__name__.replace("Mixin", "") + "Handler",
-                   (mixin, side_module.BaseHTTPRequestHandler), dict(attrs))
+                   (mixin, getattr(side_module, base)), dict(attrs))
         _class_cache[key] = cls
     return cls
 
 
 def handler_for(kind: str, side: str) -> type:
-    mixin, attrs = HANDLER_KINDS[kind]
-    return build_handler(mixin, SIDES[side], name=f"{kind.capitalize()}Handler", **attrs)
+    mixin, attrs, base = HANDLER_KINDS[kind]
+    return build_handler(mixin, SIDES[side], name=f"{kind.capitalize()}Handler", base=base, **attrs)
 
 
 # --------------------------------------------------------------------------

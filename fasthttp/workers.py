@@ -1,0 +1,427 @@
+"""fasthttp.serve(): one process or N pre-forked workers, with a graceful stop.
+
+    fasthttp.serve(HandlerClass, ("", 8000))                 # this process
+    fasthttp.serve(HandlerClass, ("", 8000), workers=4)      # 4 worker processes
+
+Stopping. SIGTERM or SIGINT (or `stop()` on the server) stops it gracefully:
+
+1. the server stops accepting (its loop ends within `poll_interval`) and
+   closes its listening socket;
+2. connections idle between requests are closed: each open connection is
+   shut down for reading, so a handler waiting for the next request sees
+   EOF, while a request whose head has arrived is still answered (its
+   response goes out; the connection closes after it);
+3. in-flight requests get `graceful_timeout` seconds to finish; connections
+   still open then are closed under their handlers.
+
+A second SIGINT/SIGTERM is not caught: it ends the process the usual way.
+
+Workers. With workers=N > 1 the calling process becomes a supervisor. It
+binds the listening socket itself and forks N workers that all accept on
+that one inherited socket (no SO_REUSEPORT):
+
+- the bind happens once, before any fork: port 0, a busy port, a bad address
+  or a bad TLS certificate fail once, in the parent, with the real error;
+- all workers share one accept queue, so a worker that dies or is being
+  replaced takes no queued connection with it (with SO_REUSEPORT on Linux,
+  connections already queued on the dead worker's own socket are reset);
+- no other process can join the port, as it can with SO_REUSEPORT (any
+  process of the same user may bind it too);
+- it works wherever fork() does, including the BSDs and macOS, whose
+  SO_REUSEPORT does not balance load.
+
+The price: the kernel spreads connections less evenly than SO_REUSEPORT's
+hash (whoever wakes first accepts), and all idle workers wake for each new
+connection; with a handful of workers neither is measurable. The listening
+socket is non-blocking, so a worker that loses the race for a connection
+goes back to its loop instead of blocking in accept().
+
+The supervisor restarts a worker that exits (whatever the cause), forwards
+SIGTERM/SIGINT to the workers as SIGTERM, waits `graceful_timeout` (+2 s)
+for them, SIGKILLs what is left, and returns. If workers keep dying right
+after starting (`max_early_crashes` deaths in a row, each within
+`crash_window` seconds of its start) it stops the others and raises
+WorkersCrashing; `python -m fasthttp` then exits with status 1.
+Workers stop by themselves if the supervisor disappears.
+"""
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+
+from fasthttp import server as _server
+from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: F401 - for `import fasthttp`
+
+__all__ = ["serve", "GracefulServerMixIn", "WorkersCrashing", "install_signal_handlers"]
+
+
+class WorkersCrashing(RuntimeError):
+    """Workers kept dying right after they started; the supervisor gave up."""
+
+
+def _shutdown_fd(sock, how):
+    """shutdown(2) on the connection under `sock` without touching `sock`
+    itself (SSLSocket.shutdown would drop its TLS state under the handler)."""
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return
+        dup = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        dup.shutdown(how)
+    except OSError:
+        pass
+    finally:
+        dup.close()
+
+
+class GracefulServerMixIn:
+    """Mix into a socketserver.TCPServer class (before it) for `stop()`:
+    a graceful stop that may be requested from a signal handler."""
+
+    #: Seconds in-flight requests get to finish once a stop is requested.
+    graceful_timeout = 10.0
+
+    def _fh_state(self):
+        state = self.__dict__.get("_fh_graceful")
+        if state is None:
+            state = self.__dict__["_fh_graceful"] = {
+                "cond": threading.Condition(), "conns": set(),
+                "stopping": False, "deadline": None}
+        return state
+
+    def _fh_reset_state(self):
+        """Fresh locks and bookkeeping (in a forked worker)."""
+        self.__dict__.pop("_fh_graceful", None)
+        return self._fh_state()
+
+    # -- connection bookkeeping --------------------------------------------
+
+    def get_request(self):
+        request, client_address = super().get_request()
+        state = self._fh_state()
+        with state["cond"]:
+            state["conns"].add(request)
+            stopping = state["stopping"]
+        if stopping:  # accepted while stopping: serve what it sent, no more
+            _shutdown_fd(request, socket.SHUT_RD)
+        return request, client_address
+
+    def close_request(self, request):
+        state = self._fh_state()
+        with state["cond"]:
+            state["conns"].discard(request)
+            state["cond"].notify_all()
+        super().close_request(request)
+
+    # -- stopping ------------------------------------------------------------
+
+    @property
+    def stopping(self):
+        return self._fh_state()["stopping"]
+
+    def stop(self):
+        """Begin a graceful stop; returns at once (safe in a signal handler).
+        serve_forever() returns soon after; then call finish_stop()."""
+        state = self._fh_state()
+        if state["stopping"]:
+            return
+        state["stopping"] = True
+        state["deadline"] = time.monotonic() + self.graceful_timeout
+        threading.Thread(target=self._fh_stop, name="fasthttp-stop", daemon=True).start()
+
+    def _fh_stop(self):
+        state = self._fh_state()
+        with state["cond"]:
+            conns = list(state["conns"])
+        for conn in conns:  # idle keep-alive connections end now
+            _shutdown_fd(conn, socket.SHUT_RD)
+        loop = threading.Thread(target=self.shutdown, daemon=True)
+        loop.start()
+        # A single-threaded server leaves its loop only when its request is
+        # done: bound that too.
+        loop.join(max(0.0, state["deadline"] - time.monotonic()))
+        if loop.is_alive():
+            self._fh_force_close()
+
+    def _fh_force_close(self):
+        state = self._fh_state()
+        with state["cond"]:
+            conns = list(state["conns"])
+        for conn in conns:
+            _shutdown_fd(conn, socket.SHUT_RDWR)
+
+    def finish_stop(self):
+        """After serve_forever() returned: stop listening, let in-flight
+        requests finish (until the deadline), then close the server.
+        Returns True if every connection finished in time."""
+        state = self._fh_state()
+        if state["deadline"] is None:
+            state["deadline"] = time.monotonic() + self.graceful_timeout
+        try:
+            self.socket.close()  # listening stops first
+        except OSError:
+            pass
+        drained = self._fh_wait_drained(state["deadline"])
+        if not drained:
+            self._fh_force_close()
+            drained = self._fh_wait_drained(time.monotonic() + 1.0)
+        if drained:
+            # Joins the (finished) handler threads, closes what is left.
+            self.server_close()
+        return drained
+
+    def _fh_wait_drained(self, deadline):
+        state = self._fh_state()
+        with state["cond"]:
+            while state["conns"]:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                state["cond"].wait(remaining)
+        return True
+
+
+def install_signal_handlers(httpd, signals=(signal.SIGTERM, signal.SIGINT)):
+    """Make SIGTERM/SIGINT call httpd.stop() (a GracefulServerMixIn server),
+    once: the handler restores the default, so a second signal is not caught.
+    Call from the main thread. Returns the previous handlers."""
+    previous = {}
+
+    def handler(signum, frame):
+        for sig, old in previous.items():
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                          else signal.SIG_DFL)
+        httpd.stop_signal = signum
+        httpd.stop()
+
+    for sig in signals:
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _graceful_class(server_class, handler_kwargs):
+    if issubclass(server_class, GracefulServerMixIn) and not handler_kwargs:
+        return server_class
+    namespace = {"__module__": server_class.__module__,
+                 "__qualname__": server_class.__qualname__}
+    if handler_kwargs:
+        def finish_request(self, request, client_address):
+            tls_handshake = getattr(self, "tls_handshake", None)
+            if tls_handshake is not None and not tls_handshake(request):
+                return
+            self.RequestHandlerClass(request, client_address, self, **handler_kwargs)
+        namespace["finish_request"] = finish_request
+    bases = (server_class,) if issubclass(server_class, GracefulServerMixIn) \
+        else (GracefulServerMixIn, server_class)
+    return type(server_class.__name__, bases, namespace)
+
+
+def serve(HandlerClass, address=("", 8000), *, workers=1, server_class=None,
+          handler_kwargs=None, server_kwargs=None, graceful_timeout=10.0,
+          poll_interval=0.5, ready=None, max_early_crashes=5, crash_window=5.0):
+    """Serve HandlerClass on `address` until SIGTERM/SIGINT, then stop gracefully.
+
+    HandlerClass   a BaseHTTPRequestHandler subclass (anything socketserver takes)
+    address        (host, port), as for HTTPServer; port 0 picks a free port
+    workers        1: serve in this process; N > 1: N forked worker processes
+                   sharing one listening socket, supervised by this process
+    server_class   fasthttp.ThreadingHTTPServer by default; HTTPServer,
+                   HTTPSServer, ThreadingHTTPSServer or a subclass of one
+    handler_kwargs extra keyword arguments for HandlerClass(request, addr,
+                   server, **kw), e.g. {"directory": "/srv"}
+    server_kwargs  extra keyword arguments for server_class, e.g.
+                   {"certfile": "cert.pem", "keyfile": "key.pem"} for HTTPS
+    graceful_timeout  seconds in-flight requests get once a stop begins
+    ready          called as ready(httpd) once the socket listens (before
+                   the workers fork), e.g. to print the address
+    max_early_crashes, crash_window  give up (WorkersCrashing) after this many
+                   consecutive worker deaths within crash_window s of their start
+
+    Returns once stopped: the number of the signal that stopped it, or None.
+    Signal handlers are installed in the main thread
+    (and restored on return); from another thread only workers=1 works, and
+    then stop it with httpd.stop() from `ready`'s argument.
+    """
+    if server_class is None:
+        server_class = _server.ThreadingHTTPServer
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    cls = _graceful_class(server_class, handler_kwargs)
+    httpd = cls(address, HandlerClass, False, **(server_kwargs or {}))
+    httpd.graceful_timeout = graceful_timeout
+    try:
+        httpd.server_bind()
+        if workers == 1:
+            httpd.server_activate()
+        else:
+            # Listen now, but leave server_activate() (the TLS wrap, for
+            # HTTPS) to each worker. Check a TLS certificate here, once.
+            httpd.socket.listen(httpd.request_queue_size)
+            if hasattr(httpd, "_create_context"):
+                httpd._create_context()
+            httpd.socket.setblocking(False)
+    except BaseException:
+        httpd.server_close()
+        raise
+    if ready is not None:
+        ready(httpd)
+    if workers == 1:
+        return _serve_here(httpd, poll_interval)
+    return _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window)
+
+
+def _serve_here(httpd, poll_interval):
+    main = threading.current_thread() is threading.main_thread()
+    previous = install_signal_handlers(httpd) if main else {}
+    try:
+        httpd.serve_forever(poll_interval)
+    finally:
+        httpd.stop()  # no-op if a signal already began it
+        httpd.finish_stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return getattr(httpd, "stop_signal", None)
+
+
+# -- workers -------------------------------------------------------------------
+
+def _worker_main(httpd, poll_interval, parent_pid):
+    """The body of a forked worker; never returns."""
+    status = 0
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        httpd._fh_reset_state()
+        httpd.server_activate()
+        install_signal_handlers(httpd)
+
+        def watch_parent():  # orphaned: stop
+            while not httpd.stopping:
+                if os.getppid() != parent_pid:
+                    httpd.stop()
+                    return
+                time.sleep(1.0)
+        threading.Thread(target=watch_parent, daemon=True).start()
+        try:
+            httpd.serve_forever(poll_interval)
+        finally:
+            httpd.stop()
+            httpd.finish_stop()
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(status)
+
+
+def _spawn(httpd, poll_interval):
+    parent = os.getpid()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # nothing buffered is written twice
+    pid = os.fork()
+    if pid == 0:
+        _worker_main(httpd, poll_interval, parent)
+    return pid
+
+
+def _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window):
+    stop_signal = []
+
+    def on_signal(signum, frame):
+        stop_signal.append(signum)
+        for sig, old in previous.items():  # a second signal is not caught
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                          else signal.SIG_DFL)
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main:
+        raise RuntimeError("serve(workers > 1) must be called from the main thread")
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    children = {}  # pid -> start time
+    early_crashes = 0
+    failure = None
+    try:
+        for _ in range(workers):
+            children[_spawn(httpd, poll_interval)] = time.monotonic()
+        while not stop_signal:
+            for pid in list(children):
+                try:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done, status = pid, 0
+                if not done:
+                    continue
+                lived = time.monotonic() - children.pop(pid)
+                code = _describe(status)
+                early_crashes = early_crashes + 1 if lived < crash_window else 0
+                if early_crashes >= max_early_crashes:
+                    failure = WorkersCrashing(
+                        "%d workers in a row died within %.0f s of starting (last: %s); "
+                        "giving up" % (early_crashes, crash_window, code))
+                    break
+                sys.stderr.write("fasthttp: worker %d %s after %.1f s; starting another\n"
+                                 % (pid, code, lived))
+                sys.stderr.flush()
+                if early_crashes > 1:  # crash loop: slow down a little
+                    time.sleep(min(0.05 * 2 ** early_crashes, 1.0))
+                children[_spawn(httpd, poll_interval)] = time.monotonic()
+            if failure is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        # Listening stops first: our copy of the socket goes now, each
+        # worker closes its own as soon as it leaves its loop.
+        httpd.server_close()
+        for pid in children:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + httpd.graceful_timeout + 2.0
+        while children and time.monotonic() < deadline:
+            for pid in list(children):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    del children[pid]
+            time.sleep(0.02)
+        for pid in list(children):
+            _kill(pid, signal.SIGKILL)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if failure is not None:
+        raise failure
+    return stop_signal[0] if stop_signal else None
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _describe(status):
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return "killed by %s" % name
+    return "exited with status %d" % os.WEXITSTATUS(status)
