@@ -478,9 +478,13 @@ class SocketReader:
     """
 
     __slots__ = ("_sock", "_recv_into", "_storage", "_view", "_start", "_end",
-                 "_closed", "_deadline", "_base_timeout", "_timeout_changed")
+                 "_closed", "_deadline", "_base_timeout", "_timeout_changed",
+                 "_writer")
 
-    def __init__(self, sock):
+    def __init__(self, sock, writer=None):
+        if writer is not None and not isinstance(writer, SocketWriter):
+            raise TypeError("writer must be a SocketWriter or None")
+        self._writer = writer
         self._sock = sock
         self._recv_into = sock.recv_into
         self._storage = bytearray(_INITIAL_BUFFER)
@@ -559,8 +563,15 @@ class SocketReader:
         if self._start == self._end:
             self._start = self._end = 0
         self._make_room()
+        return self._recv_more()
+
+    def _recv_more(self):
+        """One recv into the free space after _end; 0 at EOF."""
         if self._deadline:
             self._apply_deadline()
+        writer = self._writer
+        if writer is not None and writer._corked:
+            writer.push()       # e.g. "100 Continue": the peer waits for it
         n = self._recv_into(self._view[self._end:])
         if type(n) is not int:
             n = _index(n)
@@ -619,12 +630,8 @@ class SocketReader:
         # what arrived so far stays buffered for the next read.
         while self._end - self._start < want:
             self._reserve(want)
-            n = self._recv_into(self._view[self._end:])
-            if type(n) is not int:
-                n = _index(n)
-            if n == 0:
+            if self._recv_more() == 0:
                 break
-            self._end += n
         return self._take(min(want, self._end - self._start))
 
     def read1(self, size=-1):
@@ -709,21 +716,52 @@ class SocketReader:
         self._closed = True
 
 
+# Linux's MSG_MORE: see the .pyx (the header block waits for the body's first
+# send, so both leave in one segment, in order with direct socket writes).
+_MSG_MORE = getattr(_socket, "MSG_MORE", 0)
+
+
 class SocketWriter:
     """The handler's ``wfile``: every write goes straight to the socket, as
-    with socketserver's unbuffered writer (wbufsize = 0)."""
+    with socketserver's unbuffered writer (wbufsize = 0). The header block
+    (write_head) is sent with MSG_MORE where the OS has it; anything sent
+    after it, or flush(), or the next read from rfile releases it."""
 
-    __slots__ = ("_sock", "_sendall", "_closed")
+    __slots__ = ("_sock", "_sendall", "_closed", "_corked", "_more")
 
     def __init__(self, sock):
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
+        self._corked = False
+        # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
+        self._more = _MSG_MORE if (type(sock) is _socket.socket and
+                                   sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
+
+    def write_head(self, head):
+        """Send a response's header block; the kernel may hold it briefly
+        (at most until the body is sent, flush(), or 200 ms)."""
+        if type(head) is not bytes:
+            raise TypeError("head must be bytes")
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if self._more:
+            self._sendall(head, self._more)
+            self._corked = True
+        else:
+            self._sendall(head)
+
+    def push(self):
+        """Release a held header block now (TCP_NODELAY set again pushes)."""
+        if self._corked:
+            self._corked = False
+            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
 
     def write(self, b):
         if self._closed:
             raise ValueError(_CLOSED)
         self._sendall(b)
+        self._corked = False
         if type(b) is bytes:
             return len(b)
         with memoryview(b) as view:
@@ -736,6 +774,7 @@ class SocketWriter:
     def flush(self):
         if self._closed:
             raise ValueError(_CLOSED)
+        self.push()
 
     def writable(self):
         return True
@@ -780,13 +819,24 @@ send_response = _Stdlib.send_response
 send_response_only = _Stdlib.send_response_only
 send_header = _Stdlib.send_header
 end_headers = _Stdlib.end_headers
-flush_headers = _Stdlib.flush_headers
 log_request = _Stdlib.log_request
 log_message = _Stdlib.log_message
 
 
 def register_handler_class(cls):
     """Nothing to record: the pure path always dispatches through self."""
+
+
+def flush_headers(self):
+    """http.server's flush_headers, sending through write_head() on our
+    writer (see SocketWriter)."""
+    if hasattr(self, "_headers_buffer"):
+        wfile = self.wfile
+        if type(wfile) is SocketWriter:
+            wfile.write_head(b"".join(self._headers_buffer))
+        else:
+            wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
 
 
 _date_cache = (None, "")

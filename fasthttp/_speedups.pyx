@@ -299,8 +299,10 @@ cdef class SocketReader:
     cdef double _deadline           # head deadline (monotonic seconds), 0: none
     cdef object _base_timeout       # the socket's own timeout, while we change it
     cdef bint _timeout_changed
+    cdef SocketWriter _writer       # pushed before we wait for the peer
 
-    def __cinit__(self, sock):
+    def __cinit__(self, sock, SocketWriter writer=None):
+        self._writer = writer
         self._sock = sock
         self._recv_into = sock.recv_into
         self._storage = bytearray(INITIAL_BUFFER)
@@ -358,8 +360,15 @@ cdef class SocketReader:
         if self._start == self._end:
             self._start = self._end = 0
         self._make_room()
+        return self._recv_more()
+
+    cdef Py_ssize_t _recv_more(self) except -1:
+        """One recv into the free space after _end; 0 at EOF."""
+        cdef Py_ssize_t n
         if self._deadline:
             self._apply_deadline()
+        if self._writer is not None and self._writer._corked:
+            self._writer.push()     # e.g. "100 Continue": the peer waits for it
         n = self._recv_into(self._view[self._end:])
         self._end += n
         return n
@@ -450,10 +459,8 @@ cdef class SocketReader:
         # what arrived so far stays buffered for the next read.
         while self._end - self._start < want:
             self._reserve(want)
-            n = self._recv_into(self._view[self._end:])
-            if n == 0:
+            if self._recv_more() == 0:
                 break
-            self._end += n
         return self._take(min(want, self._end - self._start))
 
     def read1(self, size=-1):
@@ -540,26 +547,59 @@ cdef class SocketReader:
         self._closed = True
 
 
+# Linux's MSG_MORE: "more data follows", so the kernel holds a response's
+# header block until the body's first send and both leave in one segment:
+# no Nagle / delayed-ACK stall, and unlike buffering in user space, bytes the
+# handler sends straight to the socket still go out in order.
+cdef int _MSG_MORE = getattr(socket, "MSG_MORE", 0)
+
+
 cdef class SocketWriter:
     """The handler's ``wfile``: every write goes straight to the socket, as
-    with socketserver's unbuffered writer (wbufsize = 0)."""
+    with socketserver's unbuffered writer (wbufsize = 0). The header block
+    (write_head) is sent with MSG_MORE where the OS has it; anything sent
+    after it, or flush(), or the next read from rfile releases it."""
     cdef object _sock
     cdef object _sendall
     cdef bint _closed
+    cdef bint _corked
+    cdef int _more
 
     def __cinit__(self, sock):
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
+        self._corked = False
+        # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
+        self._more = _MSG_MORE if (type(sock) is socket.socket and
+                                   sock.family in (socket.AF_INET, socket.AF_INET6)) else 0
 
     def write(self, b):
         if self._closed:
             raise ValueError("I/O operation on closed file.")
         self._sendall(b)
+        self._corked = False
         if type(b) is bytes:
             return PyBytes_GET_SIZE(b)
         with memoryview(b) as view:
             return view.nbytes
+
+    def write_head(self, bytes head):
+        """Send a response's header block; the kernel may hold it briefly
+        (at most until the body is sent, flush(), or 200 ms)."""
+        if self._closed:
+            raise ValueError("I/O operation on closed file.")
+        if self._more:
+            self._sendall(head, self._more)
+            self._corked = True
+        else:
+            self._sendall(head)
+
+    cpdef push(self):
+        """Release a held header block now (TCP_NODELAY set again pushes)."""
+        if self._corked:
+            self._corked = False
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def writelines(self, lines):
         for line in lines:
@@ -568,6 +608,7 @@ cdef class SocketWriter:
     def flush(self):
         if self._closed:
             raise ValueError("I/O operation on closed file.")
+        self.push()
 
     def writable(self):
         return True
@@ -895,7 +936,11 @@ cdef _flush_headers(self):
         return
     if buf is None:
         buf = self._headers_buffer
-    self.wfile.write(b"".join(buf))
+    wfile = self.wfile
+    if type(wfile) is SocketWriter:
+        (<SocketWriter>wfile).write_head(b"".join(buf))
+    else:
+        wfile.write(b"".join(buf))
     self._headers_buffer = []
 
 

@@ -377,6 +377,11 @@ def test_harness_sanity(servers):
     ex = exchange(servers.get("stdlib", "echo10"), n_headers(99))
     assert split_responses(ex.raw)[0].code == 200
     assert b"Date: <date>\r\n" in support.normalize_response_bytes(ex.raw)
+    ex = exchange(servers.get("stdlib", "raiser"), GET11).normalized()
+    assert ex.closed and ex.raw == b""
+    assert "ValueError: boom from do_GET" in ex.log
+    assert "Traceback (most recent call last):" in ex.log
+    assert not any(line.startswith("  File") for line in ex.log)
 
 
 # --------------------------------------------------------------------------
