@@ -257,13 +257,17 @@ def wrk_script_for(request_name: str, workdir: Path) -> Path:
     method, target, _version = lines[0].split(" ")
 
     def lua(s: str) -> str:
-        if "]==]" in s:
-            raise SystemExit(f"--request {request_name}: cannot quote {s!r} for Lua")
-        return f"[==[{s}]==]"
+        """A Lua string literal holding exactly the latin-1 bytes of *s*."""
+        out = []
+        for b in s.encode("latin-1"):
+            ch = chr(b)
+            out.append("\\" + ch if ch in '"\\' else ch if 0x20 <= b < 0x7F else f"\\{b:03d}")
+        return '"' + "".join(out) + '"'
 
     out = [f"wrk.method = {lua(method)}", f"wrk.path = {lua(target)}"]
     for line in lines[1:]:
         name, _, value = line.partition(":")
+        # wrk.headers is a table: a repeated header name keeps its last value only.
         out.append(f"wrk.headers[{lua(name.strip())}] = {lua(value.strip())}")
     path = workdir / f"{request_name}.lua"
     path.write_text("\n".join(out) + "\n")

@@ -27,6 +27,7 @@ cdef extern from "fh_parser.h" nogil:
         size_t max_line
         size_t max_lines
         size_t max_head
+        size_t line_start
         size_t count
 
     int fh_parse_request_line(const char *line, size_t len, fh_request_line *out)

@@ -6,6 +6,7 @@ Python; fasthttp/_core.py picks one. Tests run against both.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
 from libc.string cimport memchr, memcpy, memmove, strlen
@@ -171,6 +172,8 @@ def read_headers(rfile, size_t max_line=65536, size_t max_lines=100,
 cdef _Head _read_head(rfile, size_t max_line, size_t max_lines, size_t max_head):
     if type(rfile) is SocketReader:
         return (<SocketReader>rfile)._read_head(max_line, max_lines, max_head)
+    if type(rfile) is io.BytesIO:
+        return _read_head_bytesio(rfile, max_line, max_lines, max_head)
     cdef fh_headers p
     cdef _HeaderSlots out = _HeaderSlots(max_lines)
     cdef bytearray data = bytearray()
@@ -280,6 +283,49 @@ def parse_request(handler):
         if not handler.handle_expect_100():
             return False
     return True
+
+
+cdef _Head _read_head_bytesio(rfile, size_t max_line, size_t max_lines,
+                              size_t max_head):
+    """An in-memory rfile (as in CPython's tests and socketless handlers):
+    parse its remaining bytes in place, then seek past the head. Same result
+    and position as reading it line by line."""
+    cdef fh_headers p
+    cdef _HeaderSlots out = _HeaderSlots(max_lines)
+    cdef Py_ssize_t pos = rfile.tell()
+    cdef Py_buffer buf
+    cdef Py_ssize_t n
+    cdef const char *base
+    cdef long r
+    cdef size_t stop = 0
+    cdef const char *lf
+    cdef _Head head = None
+    PyObject_GetBuffer(rfile.getbuffer(), &buf, PyBUF_SIMPLE)
+    try:
+        n = buf.len - pos if buf.len > pos else 0
+        base = <const char *>buf.buf + (pos if n else 0)
+        fh_headers_init(&p, max_line, max_lines, max_head)
+        r = fh_parse_headers(&p, base, <size_t>n, out.slots, out.cap)
+        if r == FH_INCOMPLETE:
+            r = fh_headers_eof(&p, <size_t>n)
+        if r >= 0:
+            head = _make_head(base, out.slots, p.count)
+        else:
+            # Where readline(max_line + 1) would have stopped: after the
+            # line that failed, or max_line + 1 bytes into it.
+            stop = <size_t>n
+            if p.line_start <= stop and max_line < stop - p.line_start:
+                stop = p.line_start + max_line + 1
+            lf = <const char *>memchr(base + p.line_start, b'\n', stop - p.line_start)
+            if lf != NULL:
+                stop = lf - base + 1
+    finally:
+        PyBuffer_Release(&buf)     # before seek(): BytesIO refuses while exported
+    if r < 0:
+        rfile.seek(pos + stop)
+        raise _head_error(r)
+    rfile.seek(pos + r)
+    return head
 
 
 cdef class SocketReader:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import support
 from support import handler_for, run_socketless, run_socketless_pair
 
+# No "explain" phase: it re-runs a failing test many times and is slow.
 SETTINGS = settings(max_examples=150, deadline=None,
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 TCHAR = "!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters
