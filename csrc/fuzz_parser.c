@@ -202,6 +202,7 @@ static outcome one_shot(const unsigned char *buf, size_t len, size_t max_line,
     fh_headers_init(&p, max_line, max_lines, max_head);
     o.r = fh_parse_headers(&p, (const char *)buf, len, out, cap);
     CHECK(is_known_result(o.r));
+    CHECK(o.r >= 0 || strcmp(fh_reason((int)o.r), "unknown error") != 0);
     o.count = p.count;
     o.lines = p.lines;
     o.eof = o.r == FH_INCOMPLETE ? fh_headers_eof(&p, len) : 0;

@@ -8,8 +8,8 @@
  * non-zero if anything failed. Each input is copied into an exact-size heap
  * buffer, so a read past `len` is an ASan / valgrind error.
  *
- * Regression cases found by fuzzing are marked "REGRESSION" (none so far:
- * see fuzz/regressions/).
+ * Cases that came from fuzzing are marked "REGRESSION" (the inputs are in
+ * fuzz/regressions/, see its README.md).
  */
 #include "fh_parser.h"
 
@@ -351,13 +351,15 @@ static void test_reason(void)
 
 /*
  * REGRESSION cases from fuzzing go here (input, expected result, where it
- * came from). None found so far: see the report in fuzz/regressions/README.
+ * came from). The fuzzers found no parser bug so far; what is here pins a
+ * behaviour a fuzz run made us look at (fuzz/regressions/README.md).
  */
 static void test_regressions(void)
 {
     parsed res;
     current = "regressions";
-    /* Not a parser bug, a fuzz-harness lesson (kept as a pinned behaviour):
+    /* REGRESSION fuzz/regressions/parser_extra_line_not_checked.
+     * Not a parser bug, a fuzz-harness lesson (kept as a pinned behaviour):
      * with max_lines 0 the first line is "extra", only measured; a syntax
      * error in it is not reported, the parser waits for its LF. */
     parse_once(S("GET / HTTP/1.1"), 255, 0, 0, &res);

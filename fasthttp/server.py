@@ -417,3 +417,9 @@ def test(HandlerClass=BaseHTTPRequestHandler, ServerClass=ThreadingHTTPServer,
          *args, **kwargs):
     """http.server.test() with fasthttp's classes as defaults."""
     return _stdlib.test(HandlerClass, ServerClass, *args, **kwargs)
+
+
+# CPython 3.14 added HTTPSServer / ThreadingHTTPSServer to http.server; ours
+# (fasthttp/tls.py) exist on every supported version and replace the
+# stdlib's here, so install() serves them too.
+from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: E402

@@ -12,8 +12,11 @@ Each input is one configuration byte, then the bytes a client sent:
   bits 1-2   max_head_bytes: 0, 0, 64, 512
   bit 3      a custom MessageClass (the exact email.parser path)
   bit 4      rfile is the implementation's SocketReader over a fake socket
-             (the in-buffer header parse), else io.BytesIO (line by line)
-  bits 5-6   recv() chunk size for the fake socket: 1, 7, 100, 65536
+             (the in-buffer header parse); bits 5-6 give its recv() chunk
+             size: 1, 7, 100, 65536
+  bit 4 = 0  bits 5-6 choose the file object: 0, 1 io.BytesIO (the C path
+             parses its buffer in place), 2 io.BufferedReader over a BytesIO
+             (line-by-line readline path), 3 a BytesIO subclass (same)
   bit 7      the handler overrides log_message and version_string (the C
              response path must then dispatch through self)
 
@@ -106,6 +109,10 @@ class FakeSocket:
         return -1
 
 
+class BytesIOSubclass(io.BytesIO):
+    """Not `type(rfile) is io.BytesIO`: read line by line."""
+
+
 class CustomMessage(http.client.HTTPMessage):
     def shout(self):
         return str(len(self))
@@ -195,10 +202,15 @@ def run(classes, reader_cls, cfg, request):
     cls.protocol_version = "HTTP/1.1" if cfg & 1 else "HTTP/1.0"
     cls.max_head_bytes = (0, 0, 64, 512)[(cfg >> 1) & 3]
     cls.MessageClass = CustomMessage if cfg & 8 else http.client.HTTPMessage
+    sub = (cfg >> 5) & 3
     if cfg & 0x10 and reader_cls is not None:
-        rfile = reader_cls(FakeSocket(request, CHUNKS[(cfg >> 5) & 3]))
-    else:
+        rfile = reader_cls(FakeSocket(request, CHUNKS[sub]))
+    elif cfg & 0x10 or sub < 2:
         rfile = io.BytesIO(request)
+    elif sub == 2:
+        rfile = io.BufferedReader(io.BytesIO(request))
+    else:
+        rfile = BytesIOSubclass(request)
     wfile = io.BytesIO()
     h = cls(rfile, wfile)
     err = io.StringIO()
