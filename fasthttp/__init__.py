@@ -8,24 +8,29 @@ or, to run unchanged code (wsgiref.simple_server, xmlrpc.server, your own
     import fasthttp; fasthttp.install()
 """
 import sys
+import types as _types
 
 from fasthttp import server
 from fasthttp._core import accelerated
+from fasthttp._errors import BodyError
 from fasthttp._version import __version__
 from fasthttp.server import *  # noqa: F401,F403 - the http.server names
 from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, test  # noqa: F401
-from fasthttp.workers import HTTPSServer, ThreadingHTTPSServer, serve  # noqa: F401
+from fasthttp.loop import LoopHTTPServer  # noqa: F401
+from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: F401
+from fasthttp.workers import serve  # noqa: F401
 
-__all__ = list(server.__all__) + [
+__all__: list[str] = list(server.__all__) + [
+    "LoopHTTPServer", "BodyError",
     "DEFAULT_ERROR_MESSAGE", "DEFAULT_ERROR_CONTENT_TYPE", "test",
     "accelerated", "install", "uninstall", "server", "__version__",
     "serve", "HTTPSServer", "ThreadingHTTPSServer",
 ]
 
-_stdlib_server = server._stdlib
+_stdlib_server: _types.ModuleType = server._stdlib  # type: ignore[attr-defined]
 
 
-def install():
+def install() -> None:
     """Make `import http.server` give fasthttp.server, for code imported afterwards.
 
     Modules that already did `from http.server import X` keep the X they have;
@@ -36,7 +41,7 @@ def install():
     http.server = server
 
 
-def uninstall():
+def uninstall() -> None:
     """Undo install(): http.server is the standard library's again."""
     import http
     sys.modules["http.server"] = _stdlib_server

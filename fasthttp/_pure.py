@@ -13,6 +13,7 @@ import email.policy
 import http.client as _http_client
 import io
 import re
+import select as _select
 import socket as _socket
 import time as _time
 from http import HTTPStatus
@@ -479,9 +480,10 @@ class SocketReader:
 
     __slots__ = ("_sock", "_recv_into", "_storage", "_view", "_start", "_end",
                  "_closed", "_deadline", "_base_timeout", "_timeout_changed",
-                 "_writer")
+                 "_writer", "io_timeout")
 
     def __init__(self, sock, writer=None):
+        self.io_timeout = 30.0
         if writer is not None and not isinstance(writer, SocketWriter):
             raise TypeError("writer must be a SocketWriter or None")
         self._writer = writer
@@ -570,13 +572,67 @@ class SocketReader:
         if self._deadline:
             self._apply_deadline()
         writer = self._writer
-        if writer is not None and writer._corked:
+        if writer is not None and (writer._corked or writer._pending):
             writer.push()       # e.g. "100 Continue": the peer waits for it
-        n = self._recv_into(self._view[self._end:])
+        while True:
+            try:
+                n = self._recv_into(self._view[self._end:])
+                break
+            except BlockingIOError:
+                # A non-blocking socket (LoopHTTPServer): wait like a
+                # blocking one would, up to io_timeout.
+                _wait_ready(self._sock, False, self.io_timeout)
         if type(n) is not int:
             n = _index(n)
         self._end += n
         return n
+
+    def fill_nowait(self):
+        """For an event loop: one recv on a non-blocking socket. Returns the
+        byte count, 0 at EOF, -1 when nothing was ready."""
+        if self._start == self._end:
+            self._start = self._end = 0
+        self._make_room()
+        try:
+            n = self._recv_into(self._view[self._end:])
+        except BlockingIOError:
+            return -1
+        self._end += n
+        return n
+
+    def request_state(self, max_inline_body):
+        """What the buffered bytes hold, for an event loop (as the .pyx):
+        0 not yet a whole request; 1 a whole request needing no further
+        reads; 2 anything else, to be served the blocking way."""
+        start, n = self._start, self._end - self._start
+        storage = self._storage
+        lf = storage.find(b"\n", start, start + min(n, 65537))
+        if lf < 0:
+            return 0 if n < 65537 else 2
+        line_len = lf - start + 1
+        if line_len == 1 or (line_len == 2 and storage[start] == 13):
+            return 1
+        p = _HeadParser(65536, 128, 0)
+        r = p.feed(storage, start + line_len, n - line_len)
+        if r == _INCOMPLETE:
+            return 0
+        if r < 0:
+            return 2
+        body = 0
+        seen_length = False
+        for name, value in p.pairs:
+            folded = name.lower()
+            if folded in ("transfer-encoding", "expect"):
+                return 2
+            if folded == "content-length":
+                if seen_length or not (0 < len(value) <= 18 and value.isascii()
+                                       and value.isdigit()):
+                    return 2
+                seen_length = True
+                body = int(value)
+        if body > max_inline_body:
+            return 2
+        return 1 if line_len + r + body <= n else 0
 
     def _take(self, n):
         start = self._start
@@ -716,27 +772,99 @@ class SocketReader:
         self._closed = True
 
 
+def _wait_ready(sock, writing, timeout):
+    """Wait until a non-blocking socket is ready (poll), or raise
+    socket.timeout as a blocking socket with that timeout would."""
+    poller = _select.poll()
+    poller.register(sock, _select.POLLOUT if writing else _select.POLLIN)
+    if not poller.poll(None if timeout is None else timeout * 1000):
+        raise _socket.timeout("timed out")
+
+
+def _send_nonblocking(sock, data, flags, timeout):
+    """sendall() for a non-blocking socket: send() until done, waiting for
+    room when the kernel's buffer is full."""
+    with memoryview(data) as view:
+        view = view.cast("B")
+        sent, total = 0, len(view)
+        while sent < total:
+            try:
+                sent += sock.send(view[sent:], flags)
+            except BlockingIOError:
+                _wait_ready(sock, True, timeout)
+
+
 # Linux's MSG_MORE: see the .pyx (the header block waits for the body's first
 # send, so both leave in one segment, in order with direct socket writes).
 _MSG_MORE = getattr(_socket, "MSG_MORE", 0)
+
+
+_GATHER_LIMIT = 65536       # bytes a gathering writer holds before sending
 
 
 class SocketWriter:
     """The handler's ``wfile``: every write goes straight to the socket, as
     with socketserver's unbuffered writer (wbufsize = 0). The header block
     (write_head) is sent with MSG_MORE where the OS has it; anything sent
-    after it, or flush(), or the next read from rfile releases it."""
+    after it, or flush(), or the next read from rfile releases it.
 
-    __slots__ = ("_sock", "_sendall", "_closed", "_corked", "_more")
+    With ``gather`` set (LoopHTTPServer does), writes are collected until
+    flush() or _GATHER_LIMIT bytes and then sent at once: one send() for a
+    whole response."""
+
+    __slots__ = ("_sock", "_sendall", "_closed", "_corked", "_more", "_pending",
+                 "_pending_bytes", "gather", "io_timeout")
 
     def __init__(self, sock):
+        self.io_timeout = 30.0
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
         self._corked = False
+        self._pending = []
+        self._pending_bytes = 0
+        self.gather = False
         # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
         self._more = _MSG_MORE if (type(sock) is _socket.socket and
                                    sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
+
+    def _send(self, data, flags):
+        if self._sock.gettimeout() == 0.0:
+            _send_nonblocking(self._sock, data, flags, self.io_timeout)
+        elif flags:
+            self._sendall(data, flags)
+        else:
+            self._sendall(data)
+
+    def _hold(self, data, n):
+        self._pending.append(data)
+        self._pending_bytes += n
+        if self._pending_bytes >= _GATHER_LIMIT:
+            self._send_pending()
+
+    def _send_pending(self):
+        if self._pending:
+            pending = self._pending
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            self._pending = []
+            self._pending_bytes = 0
+            self._send(data, 0)
+
+    def write(self, b):
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if type(b) is bytes:
+            n = len(b)
+        else:
+            with memoryview(b) as view:
+                n = view.nbytes
+        if self.gather:
+            # A copy of a mutable buffer: the caller may reuse it.
+            self._hold(b if type(b) is bytes else bytes(b), n)
+            return n
+        self._send(b, 0)
+        self._corked = False
+        return n
 
     def write_head(self, head):
         """Send a response's header block; the kernel may hold it briefly
@@ -745,27 +873,20 @@ class SocketWriter:
             raise TypeError("head must be bytes")
         if self._closed:
             raise ValueError(_CLOSED)
-        if self._more:
-            self._sendall(head, self._more)
-            self._corked = True
-        else:
-            self._sendall(head)
+        if self.gather:
+            self._hold(head, len(head))
+            return
+        self._send(head, self._more)
+        self._corked = self._more != 0
 
     def push(self):
-        """Release a held header block now (TCP_NODELAY set again pushes)."""
+        """Send what is held back: gathered writes, or a corked header block
+        (setting TCP_NODELAY again makes the kernel send it)."""
+        if self._pending:
+            self._send_pending()
         if self._corked:
             self._corked = False
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-
-    def write(self, b):
-        if self._closed:
-            raise ValueError(_CLOSED)
-        self._sendall(b)
-        self._corked = False
-        if type(b) is bytes:
-            return len(b)
-        with memoryview(b) as view:
-            return view.nbytes
 
     def writelines(self, lines):
         for line in lines:
@@ -799,6 +920,8 @@ class SocketWriter:
         return self._closed
 
     def close(self):
+        if not self._closed and self._pending:
+            self._send_pending()
         self._closed = True
 
 

@@ -328,6 +328,22 @@ cdef _Head _read_head_bytesio(rfile, size_t max_line, size_t max_lines,
     return head
 
 
+# Header slots for SocketReader.request_state(): used only while it runs,
+# under the GIL, so one array serves every reader.
+cdef fh_header _scan_slots[STACK_HEADERS]
+
+import select as _select
+
+
+def _wait_ready(sock, bint writing, timeout):
+    """Wait until a non-blocking socket is ready (poll), or raise
+    socket.timeout as a blocking socket with that timeout would."""
+    poller = _select.poll()
+    poller.register(sock, _select.POLLOUT if writing else _select.POLLIN)
+    if not poller.poll(None if timeout is None else timeout * 1000):
+        raise socket.timeout("timed out")
+
+
 cdef class SocketReader:
     """A buffered binary reader over a socket, the handler's ``rfile``.
 
@@ -346,9 +362,11 @@ cdef class SocketReader:
     cdef object _base_timeout       # the socket's own timeout, while we change it
     cdef bint _timeout_changed
     cdef SocketWriter _writer       # pushed before we wait for the peer
+    cdef public object io_timeout   # waits on a non-blocking socket (seconds)
 
     def __cinit__(self, sock, SocketWriter writer=None):
         self._writer = writer
+        self.io_timeout = 30.0
         self._sock = sock
         self._recv_into = sock.recv_into
         self._storage = bytearray(INITIAL_BUFFER)
@@ -413,11 +431,80 @@ cdef class SocketReader:
         cdef Py_ssize_t n
         if self._deadline:
             self._apply_deadline()
-        if self._writer is not None and self._writer._corked:
+        if self._writer is not None and (self._writer._corked or self._writer._pending):
             self._writer.push()     # e.g. "100 Continue": the peer waits for it
-        n = self._recv_into(self._view[self._end:])
+        while True:
+            try:
+                n = self._recv_into(self._view[self._end:])
+                break
+            except BlockingIOError:
+                # A non-blocking socket (LoopHTTPServer): wait like a
+                # blocking one would, up to io_timeout.
+                _wait_ready(self._sock, False, self.io_timeout)
         self._end += n
         return n
+
+    def fill_nowait(self):
+        """For an event loop: one recv on a non-blocking socket. Returns the
+        byte count, 0 at EOF, -1 when nothing was ready."""
+        cdef Py_ssize_t n
+        if self._start == self._end:
+            self._start = self._end = 0
+        self._make_room()
+        try:
+            n = self._recv_into(self._view[self._end:])
+        except BlockingIOError:
+            return -1
+        self._end += n
+        return n
+
+    def request_state(self, Py_ssize_t max_inline_body):
+        """What the buffered bytes hold, for an event loop:
+        0: not yet a whole request;
+        1: a whole request whose handling needs no further reads (its head,
+           and a Content-Length body of at most max_inline_body bytes);
+        2: anything else (Transfer-Encoding, Expect, a larger body, a head
+           the parser refuses): serve it the blocking way."""
+        cdef const char *b = self._buf() + self._start
+        cdef Py_ssize_t n = self._end - self._start
+        cdef const char *lf = <const char *>memchr(b, b'\n', n if n < 65537 else 65537)
+        cdef Py_ssize_t line_len, body = 0, digits
+        cdef fh_headers p
+        cdef long r
+        cdef size_t i, k
+        cdef const char *v
+        cdef bint seen_length = False
+        if lf == NULL:
+            return 0 if n < 65537 else 2
+        line_len = lf - b + 1
+        if line_len <= 2 and (line_len == 1 or b[0] == b'\r'):
+            return 1                # an empty line: the handler just closes
+        fh_headers_init(&p, 65536, STACK_HEADERS, 0)
+        r = fh_parse_headers(&p, b + line_len, <size_t>(n - line_len),
+                             _scan_slots, STACK_HEADERS)
+        if r == FH_INCOMPLETE:
+            return 0
+        if r < 0:
+            return 2
+        for i in range(p.count):
+            if (_name_is(b + line_len, _scan_slots[i].name, b"transfer-encoding", 17) or
+                    _name_is(b + line_len, _scan_slots[i].name, b"expect", 6)):
+                return 2
+            if _name_is(b + line_len, _scan_slots[i].name, b"content-length", 14):
+                if seen_length:
+                    return 2
+                seen_length = True
+                v = b + line_len + _scan_slots[i].value.off
+                digits = <Py_ssize_t>_scan_slots[i].value.len
+                if digits == 0 or digits > 18:
+                    return 2
+                for k in range(<size_t>digits):
+                    if v[k] < b'0' or v[k] > b'9':
+                        return 2
+                    body = body * 10 + (v[k] - 48)
+        if body > max_inline_body:
+            return 2
+        return 1 if line_len + r + body <= n else 0
 
     cdef int _apply_deadline(self) except -1:
         """Bound the next recv by what is left of the request-head deadline."""
@@ -600,49 +687,110 @@ cdef class SocketReader:
 cdef int _MSG_MORE = getattr(socket, "MSG_MORE", 0)
 
 
+def _send_nonblocking(sock, data, int flags, timeout):
+    """sendall() for a non-blocking socket: send() until done, waiting for
+    room when the kernel's buffer is full."""
+    cdef Py_ssize_t sent = 0, total
+    with memoryview(data) as view:
+        view = view.cast("B")
+        total = len(view)
+        while sent < total:
+            try:
+                sent += sock.send(view[sent:], flags)
+            except BlockingIOError:
+                _wait_ready(sock, True, timeout)
+
+
+cdef enum:
+    GATHER_LIMIT = 65536        # bytes a gathering writer holds before sending
+
+
 cdef class SocketWriter:
     """The handler's ``wfile``: every write goes straight to the socket, as
     with socketserver's unbuffered writer (wbufsize = 0). The header block
     (write_head) is sent with MSG_MORE where the OS has it; anything sent
-    after it, or flush(), or the next read from rfile releases it."""
+    after it, or flush(), or the next read from rfile releases it.
+
+    With ``gather`` set (LoopHTTPServer does), writes are collected until
+    flush() or GATHER_LIMIT bytes and then sent at once: one send() for a
+    whole response."""
     cdef object _sock
     cdef object _sendall
     cdef bint _closed
     cdef bint _corked
     cdef int _more
+    cdef list _pending
+    cdef Py_ssize_t _pending_bytes
+    cdef public bint gather
+    cdef public object io_timeout   # waits on a non-blocking socket (seconds)
 
     def __cinit__(self, sock):
+        self.io_timeout = 30.0
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
         self._corked = False
+        self._pending = []
+        self._pending_bytes = 0
+        self.gather = False
         # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
         self._more = _MSG_MORE if (type(sock) is socket.socket and
                                    sock.family in (socket.AF_INET, socket.AF_INET6)) else 0
 
+    cdef _send(self, data, int flags):
+        if self._sock.gettimeout() == 0.0:
+            _send_nonblocking(self._sock, data, flags, self.io_timeout)
+        elif flags:
+            self._sendall(data, flags)
+        else:
+            self._sendall(data)
+
+    cdef _hold(self, data, Py_ssize_t n):
+        self._pending.append(data)
+        self._pending_bytes += n
+        if self._pending_bytes >= GATHER_LIMIT:
+            self._send_pending()
+
+    cdef _send_pending(self):
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending = []
+            self._pending_bytes = 0
+            self._send(data, 0)
+
     def write(self, b):
+        cdef Py_ssize_t n
         if self._closed:
             raise ValueError("I/O operation on closed file.")
-        self._sendall(b)
-        self._corked = False
         if type(b) is bytes:
-            return PyBytes_GET_SIZE(b)
-        with memoryview(b) as view:
-            return view.nbytes
+            n = PyBytes_GET_SIZE(b)
+        else:
+            with memoryview(b) as view:
+                n = view.nbytes
+        if self.gather:
+            # A copy of a mutable buffer: the caller may reuse it.
+            self._hold(b if type(b) is bytes else bytes(b), n)
+            return n
+        self._send(b, 0)
+        self._corked = False
+        return n
 
     def write_head(self, bytes head):
         """Send a response's header block; the kernel may hold it briefly
         (at most until the body is sent, flush(), or 200 ms)."""
         if self._closed:
             raise ValueError("I/O operation on closed file.")
-        if self._more:
-            self._sendall(head, self._more)
-            self._corked = True
-        else:
-            self._sendall(head)
+        if self.gather:
+            self._hold(head, PyBytes_GET_SIZE(head))
+            return
+        self._send(head, self._more)
+        self._corked = self._more != 0
 
     cpdef push(self):
-        """Release a held header block now (TCP_NODELAY set again pushes)."""
+        """Send what is held back: gathered writes, or a corked header block
+        (setting TCP_NODELAY again makes the kernel send it)."""
+        if self._pending:
+            self._send_pending()
         if self._corked:
             self._corked = False
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -679,6 +827,8 @@ cdef class SocketWriter:
         return self._closed
 
     def close(self):
+        if not self._closed and self._pending:
+            self._send_pending()
         self._closed = True
 
 

@@ -20,27 +20,39 @@ On 3.14+ the classes also subclass ``http.server.HTTPSServer`` /
 ``ThreadingHTTPSServer``, so isinstance checks against the stdlib hold.
 """
 
+from __future__ import annotations
+
 import http.server as _stdlib
 import socketserver
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from fasthttp import server
 
+if TYPE_CHECKING:
+    import socket
+    import ssl as _ssl
+
 __all__ = ["HTTPSServer", "ThreadingHTTPSServer"]
 
-_STD_HTTPS = getattr(_stdlib, "HTTPSServer", None)
-_STD_THREADING_HTTPS = getattr(_stdlib, "ThreadingHTTPSServer", None)
+# What ssl.SSLContext.load_cert_chain() takes as a password.
+_Password = Union[str, bytes, bytearray, Callable[[], Union[str, bytes, bytearray]], None]
+
+_STD_HTTPS: Any = getattr(_stdlib, "HTTPSServer", None)
+_STD_THREADING_HTTPS: Any = getattr(_stdlib, "ThreadingHTTPSServer", None)
 
 
-class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):
+class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):  # type: ignore[misc]
     """fasthttp.HTTPServer over TLS (CPython 3.14's constructor)."""
 
     #: Seconds an accepted connection has to complete its TLS handshake
     #: (None: no bound). The handshake runs in the handler thread.
-    tls_handshake_timeout = 10.0
+    tls_handshake_timeout: float | None = 10.0
 
-    def __init__(self, server_address, RequestHandlerClass,
-                 bind_and_activate=True, *, certfile, keyfile=None,
-                 password=None, alpn_protocols=None):
+    def __init__(self, server_address: tuple[str, int] | tuple[str, int, int, int],
+                 RequestHandlerClass: Callable[[Any, Any, Any], socketserver.BaseRequestHandler],
+                 bind_and_activate: bool = True, *, certfile: str,
+                 keyfile: str | None = None, password: _Password = None,
+                 alpn_protocols: list[str] | None = None) -> None:
         try:
             import ssl
         except ImportError:  # pragma: no cover - Python built without ssl
@@ -56,23 +68,23 @@ class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):
         socketserver.TCPServer.__init__(self, server_address, RequestHandlerClass,
                                         bind_and_activate)
 
-    def server_activate(self):
+    def server_activate(self) -> None:
         """listen(), then wrap the listening socket in TLS (no handshake in accept)."""
         socketserver.TCPServer.server_activate(self)
         context = self._create_context()
         self.socket = context.wrap_socket(self.socket, server_side=True,
                                           do_handshake_on_connect=False)
 
-    def _create_context(self):
+    def _create_context(self) -> _ssl.SSLContext:
         """The server's SSLContext (override to customise, as on 3.14)."""
         ssl = self.ssl
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context: _ssl.SSLContext = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certfile, self.keyfile, self.password)
         if self.alpn_protocols:
             context.set_alpn_protocols(list(self.alpn_protocols))
         return context
 
-    def tls_handshake(self, request):
+    def tls_handshake(self, request: socket.socket) -> bool:
         """Complete the TLS handshake of an accepted connection.
 
         Returns True when the connection is ready for the handler; False (the
@@ -92,12 +104,13 @@ class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):
             return False
         return True
 
-    def finish_request(self, request, client_address):
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # (a TCP server's request is the accepted socket)
         if self.tls_handshake(request):
             super().finish_request(request, client_address)
 
 
 class ThreadingHTTPSServer(HTTPSServer, server.ThreadingHTTPServer,
-                           *((_STD_THREADING_HTTPS,) if _STD_THREADING_HTTPS else ())):
+                           *((_STD_THREADING_HTTPS,) if _STD_THREADING_HTTPS else ())):  # type: ignore[misc]
     """One thread per connection; the TLS handshake runs in that thread."""
     daemon_threads = True

@@ -45,6 +45,8 @@ WorkersCrashing; `python -m fasthttp` then exits with status 1.
 Workers stop by themselves if the supervisor disappears.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import socket
@@ -52,18 +54,31 @@ import sys
 import threading
 import time
 import traceback
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from fasthttp import server as _server
 from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: F401 - for `import fasthttp`
 
 __all__ = ["serve", "GracefulServerMixIn", "WorkersCrashing", "install_signal_handlers"]
 
+# What signal.signal() returns and takes.
+_SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
+
+if TYPE_CHECKING:
+    import socketserver
+
+    # The mix-in goes before a socketserver.TCPServer class: type it as one.
+    _MixInBase = socketserver.TCPServer
+else:
+    _MixInBase = object
+
 
 class WorkersCrashing(RuntimeError):
     """Workers kept dying right after they started; the supervisor gave up."""
 
 
-def _shutdown_fd(sock, how):
+def _shutdown_fd(sock: socket.socket, how: int) -> None:
     """shutdown(2) on the connection under `sock` without touching `sock`
     itself (SSLSocket.shutdown would drop its TLS state under the handler)."""
     try:
@@ -81,29 +96,34 @@ def _shutdown_fd(sock, how):
         dup.close()
 
 
-class GracefulServerMixIn:
+class GracefulServerMixIn(_MixInBase):
     """Mix into a socketserver.TCPServer class (before it) for `stop()`:
     a graceful stop that may be requested from a signal handler."""
 
     #: Seconds in-flight requests get to finish once a stop is requested.
-    graceful_timeout = 10.0
+    graceful_timeout: float = 10.0
 
-    def _fh_state(self):
-        state = self.__dict__.get("_fh_graceful")
+    #: Set by install_signal_handlers()' handler: the signal that began the stop.
+    stop_signal: int
+
+    def _fh_state(self) -> dict[str, Any]:
+        # {"cond": Condition, "conns": set of sockets, "stopping": bool,
+        #  "deadline": monotonic time or None}
+        state: dict[str, Any] | None = self.__dict__.get("_fh_graceful")
         if state is None:
             state = self.__dict__["_fh_graceful"] = {
                 "cond": threading.Condition(), "conns": set(),
                 "stopping": False, "deadline": None}
         return state
 
-    def _fh_reset_state(self):
+    def _fh_reset_state(self) -> dict[str, Any]:
         """Fresh locks and bookkeeping (in a forked worker)."""
         self.__dict__.pop("_fh_graceful", None)
         return self._fh_state()
 
     # -- connection bookkeeping --------------------------------------------
 
-    def get_request(self):
+    def get_request(self) -> tuple[socket.socket, Any]:
         request, client_address = super().get_request()
         state = self._fh_state()
         with state["cond"]:
@@ -113,7 +133,7 @@ class GracefulServerMixIn:
             _shutdown_fd(request, socket.SHUT_RD)
         return request, client_address
 
-    def close_request(self, request):
+    def close_request(self, request: Any) -> None:
         state = self._fh_state()
         with state["cond"]:
             state["conns"].discard(request)
@@ -123,10 +143,11 @@ class GracefulServerMixIn:
     # -- stopping ------------------------------------------------------------
 
     @property
-    def stopping(self):
-        return self._fh_state()["stopping"]
+    def stopping(self) -> bool:
+        stopping: bool = self._fh_state()["stopping"]
+        return stopping
 
-    def stop(self):
+    def stop(self) -> None:
         """Begin a graceful stop; returns at once (safe in a signal handler).
         serve_forever() returns soon after; then call finish_stop()."""
         state = self._fh_state()
@@ -136,7 +157,7 @@ class GracefulServerMixIn:
         state["deadline"] = time.monotonic() + self.graceful_timeout
         threading.Thread(target=self._fh_stop, name="fasthttp-stop", daemon=True).start()
 
-    def _fh_stop(self):
+    def _fh_stop(self) -> None:
         state = self._fh_state()
         with state["cond"]:
             conns = list(state["conns"])
@@ -150,14 +171,14 @@ class GracefulServerMixIn:
         if loop.is_alive():
             self._fh_force_close()
 
-    def _fh_force_close(self):
+    def _fh_force_close(self) -> None:
         state = self._fh_state()
         with state["cond"]:
             conns = list(state["conns"])
         for conn in conns:
             _shutdown_fd(conn, socket.SHUT_RDWR)
 
-    def finish_stop(self):
+    def finish_stop(self) -> bool:
         """After serve_forever() returned: stop listening, let in-flight
         requests finish (until the deadline), then close the server.
         Returns True if every connection finished in time."""
@@ -177,7 +198,7 @@ class GracefulServerMixIn:
             self.server_close()
         return drained
 
-    def _fh_wait_drained(self, deadline):
+    def _fh_wait_drained(self, deadline: float) -> bool:
         state = self._fh_state()
         with state["cond"]:
             while state["conns"]:
@@ -188,13 +209,16 @@ class GracefulServerMixIn:
         return True
 
 
-def install_signal_handlers(httpd, signals=(signal.SIGTERM, signal.SIGINT)):
+def install_signal_handlers(
+        httpd: GracefulServerMixIn,
+        signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> dict[int, _SignalHandler]:
     """Make SIGTERM/SIGINT call httpd.stop() (a GracefulServerMixIn server),
     once: the handler restores the default, so a second signal is not caught.
     Call from the main thread. Returns the previous handlers."""
-    previous = {}
+    previous: dict[int, _SignalHandler] = {}
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         for sig, old in previous.items():
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
                           else signal.SIG_DFL)
@@ -206,13 +230,15 @@ def install_signal_handlers(httpd, signals=(signal.SIGTERM, signal.SIGINT)):
     return previous
 
 
-def _graceful_class(server_class, handler_kwargs):
+def _graceful_class(server_class: type[socketserver.TCPServer],
+                    handler_kwargs: dict[str, Any] | None) -> type[GracefulServerMixIn]:
     if issubclass(server_class, GracefulServerMixIn) and not handler_kwargs:
         return server_class
-    namespace = {"__module__": server_class.__module__,
+    namespace: dict[str, Any] = {"__module__": server_class.__module__,
                  "__qualname__": server_class.__qualname__}
     if handler_kwargs:
-        def finish_request(self, request, client_address):
+        def finish_request(self: socketserver.TCPServer, request: Any,
+                           client_address: Any) -> None:
             tls_handshake = getattr(self, "tls_handshake", None)
             if tls_handshake is not None and not tls_handshake(request):
                 return
@@ -223,9 +249,14 @@ def _graceful_class(server_class, handler_kwargs):
     return type(server_class.__name__, bases, namespace)
 
 
-def serve(HandlerClass, address=("", 8000), *, workers=1, server_class=None,
-          handler_kwargs=None, server_kwargs=None, graceful_timeout=10.0,
-          poll_interval=0.5, ready=None, max_early_crashes=5, crash_window=5.0):
+def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
+          address: tuple[str, int] = ("", 8000), *, workers: int = 1,
+          server_class: type[socketserver.TCPServer] | None = None,
+          handler_kwargs: dict[str, Any] | None = None,
+          server_kwargs: dict[str, Any] | None = None, graceful_timeout: float = 10.0,
+          poll_interval: float = 0.5,
+          ready: Callable[[GracefulServerMixIn], object] | None = None,
+          max_early_crashes: int = 5, crash_window: float = 5.0) -> int | None:
     """Serve HandlerClass on `address` until SIGTERM/SIGINT, then stop gracefully.
 
     HandlerClass   a BaseHTTPRequestHandler subclass (anything socketserver takes)
@@ -277,7 +308,7 @@ def serve(HandlerClass, address=("", 8000), *, workers=1, server_class=None,
     return _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window)
 
 
-def _serve_here(httpd, poll_interval):
+def _serve_here(httpd: GracefulServerMixIn, poll_interval: float) -> int | None:
     main = threading.current_thread() is threading.main_thread()
     previous = install_signal_handlers(httpd) if main else {}
     try:
@@ -292,7 +323,7 @@ def _serve_here(httpd, poll_interval):
 
 # -- workers -------------------------------------------------------------------
 
-def _worker_main(httpd, poll_interval, parent_pid):
+def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: int) -> None:
     """The body of a forked worker; never returns."""
     status = 0
     try:
@@ -302,7 +333,7 @@ def _worker_main(httpd, poll_interval, parent_pid):
         httpd.server_activate()
         install_signal_handlers(httpd)
 
-        def watch_parent():  # orphaned: stop
+        def watch_parent() -> None:  # orphaned: stop
             while not httpd.stopping:
                 if os.getppid() != parent_pid:
                     httpd.stop()
@@ -326,7 +357,7 @@ def _worker_main(httpd, poll_interval, parent_pid):
         os._exit(status)
 
 
-def _spawn(httpd, poll_interval):
+def _spawn(httpd: GracefulServerMixIn, poll_interval: float) -> int:
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered is written twice
@@ -336,10 +367,11 @@ def _spawn(httpd, poll_interval):
     return pid
 
 
-def _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window):
-    stop_signal = []
+def _supervise(httpd: GracefulServerMixIn, workers: int, poll_interval: float,
+               max_early_crashes: int, crash_window: float) -> int | None:
+    stop_signal: list[int] = []
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop_signal.append(signum)
         for sig, old in previous.items():  # a second signal is not caught
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
@@ -349,9 +381,9 @@ def _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window):
     if not main:
         raise RuntimeError("serve(workers > 1) must be called from the main thread")
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    children = {}  # pid -> start time
+    children: dict[int, float] = {}  # pid -> start time
     early_crashes = 0
-    failure = None
+    failure: WorkersCrashing | None = None
     try:
         for _ in range(workers):
             children[_spawn(httpd, poll_interval)] = time.monotonic()
@@ -409,14 +441,14 @@ def _supervise(httpd, workers, poll_interval, max_early_crashes, crash_window):
     return stop_signal[0] if stop_signal else None
 
 
-def _kill(pid, sig):
+def _kill(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
 
 
-def _describe(status):
+def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:

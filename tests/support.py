@@ -601,13 +601,20 @@ def split_responses(data: bytes) -> list[Response]:
 
 def error_page_regex(code: int) -> re.Pattern:
     """The stdlib's DEFAULT_ERROR_MESSAGE for ``code``, any message/explain."""
-    parts = re.split(r"%\((\w+)\)[sd]", std_server.DEFAULT_ERROR_MESSAGE)
+    from http import HTTPStatus
+    parts = re.split(r"%\((\w+)\)([sd])", std_server.DEFAULT_ERROR_MESSAGE)
     rx = ""
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            rx += re.escape(part)
-        else:
-            rx += str(code) if part == "code" else "[^<>\n]*"
+    for i in range(0, len(parts), 3):
+        rx += re.escape(parts[i])
+        if i + 2 < len(parts):
+            name, conv = parts[i + 1], parts[i + 2]
+            if name != "code":
+                rx += "[^<>\n]*"
+            elif conv == "d":
+                rx += str(code)
+            else:
+                # "%(code)s" of an HTTPStatus is "HTTPStatus.BAD_REQUEST" before 3.11
+                rx += "(?:%s|%s)" % (code, re.escape(str(HTTPStatus(code))))
     return re.compile(rx)
 
 

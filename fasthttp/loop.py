@@ -1,0 +1,212 @@
+"""LoopHTTPServer: the same handler classes, served from one event loop.
+
+ThreadingHTTPServer spends a thread per connection, and every request pays
+for thread switches and GIL hand-offs. LoopHTTPServer keeps all connections
+in one selector loop and, when a whole request is already buffered (its head,
+and a Content-Length body up to ``max_inline_body`` bytes), runs the
+handler's ``handle_one_request()`` right there: no thread, no switch.
+
+What it keeps: the handler class and every hook (a handler instance per
+connection, created with setup() and ended with finish(); parse_request,
+send_response, log_message ... called as by http.server), keep-alive and
+pipelining, the error answers.
+
+What it changes, and how to choose:
+
+- A handler runs on the loop thread, so while it runs no other connection
+  is served. Handlers that block (sleep, slow I/O, long computations)
+  belong on ThreadingHTTPServer. A handler that reads more of ``rfile`` or
+  writes more to ``wfile`` than the socket has ready waits for it (up to
+  ``io_timeout``) on the loop thread.
+- Requests that need further reads to be handled (Transfer-Encoding,
+  ``Expect: 100-continue``, bodies over ``max_inline_body``) and connections
+  whose handler replaced setup() move to a thread of their own for the rest
+  of their life, served exactly as ThreadingHTTPServer would.
+- ``head_timeout`` still drops clients that do not finish a request head in
+  time (checked about once a second).
+"""
+
+import selectors
+import socket
+import threading
+import time
+
+from fasthttp import _core
+from fasthttp.server import HTTPServer
+
+__all__ = ["LoopHTTPServer"]
+
+
+class _Connection:
+    __slots__ = ("sock", "handler", "deadline")
+
+    def __init__(self, sock, handler, deadline):
+        self.sock = sock
+        self.handler = handler
+        self.deadline = deadline
+
+
+class LoopHTTPServer(HTTPServer):
+    """HTTPServer serving all connections from one selector loop; see the
+    module documentation for what that keeps and what it changes."""
+
+    #: Largest Content-Length body a request may have to be handled on the
+    #: loop; larger ones move their connection to a thread.
+    max_inline_body = 64 * 1024
+
+    #: How long a handler on the loop may wait for a slow socket, seconds.
+    io_timeout = 30.0
+
+    request_queue_size = 1024
+
+    def serve_forever(self, poll_interval=0.5):
+        self._fh_stop = False
+        self._fh_stopped = threading.Event()
+        selector = selectors.DefaultSelector()
+        connections = {}
+        self.socket.setblocking(False)
+        selector.register(self.socket, selectors.EVENT_READ, None)
+        next_sweep = time.monotonic() + 1.0
+        try:
+            while not self._fh_stop:
+                for key, _ in selector.select(poll_interval):
+                    if key.data is None:
+                        self._accept(selector, connections)
+                    else:
+                        self._serve(selector, connections, key.data)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._sweep(selector, connections, now)
+                    next_sweep = now + 1.0
+                self.service_actions()
+        finally:
+            for conn in list(connections.values()):
+                self._close(selector, connections, conn)
+            selector.close()
+            self._fh_stopped.set()
+
+    def shutdown(self):
+        """Stop serve_forever() and wait until it has returned."""
+        self._fh_stop = True
+        stopped = getattr(self, "_fh_stopped", None)
+        if stopped is not None:
+            stopped.wait()
+
+    # -- the loop's steps ----------------------------------------------------
+
+    def _accept(self, selector, connections):
+        for _ in range(64):             # a burst, but let the others run too
+            try:
+                sock, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not self.verify_request(sock, address):
+                self.shutdown_request(sock)
+                continue
+            sock.setblocking(False)
+            handler = self._make_handler(sock, address)
+            if handler is None:
+                continue
+            conn = _Connection(sock, handler, self._deadline(handler))
+            connections[sock.fileno()] = conn
+            selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _make_handler(self, sock, address):
+        """The handler for a new connection, set up but not yet handling:
+        BaseRequestHandler.__init__ without its blocking handle() call."""
+        cls = self.RequestHandlerClass
+        handler = cls.__new__(cls)
+        handler.request = sock
+        handler.client_address = address
+        handler.server = self
+        try:
+            handler.setup()
+        except Exception:
+            self.handle_error(sock, address)
+            self.shutdown_request(sock)
+            return None
+        if type(handler.rfile) is not _core.SocketReader or \
+                type(handler.wfile) is not _core.SocketWriter:
+            # A setup() of the handler's own: serve it the threaded way.
+            self._to_thread(handler)
+            return None
+        handler.rfile.io_timeout = handler.wfile.io_timeout = self.io_timeout
+        handler.wfile.gather = True       # one send() per response
+        handler.close_connection = True
+        return handler
+
+    def _serve(self, selector, connections, conn):
+        handler = conn.handler
+        rfile = handler.rfile
+        try:
+            received = rfile.fill_nowait()
+        except OSError:
+            received = 0
+        if received == 0:
+            self._close(selector, connections, conn)
+            return
+        while True:
+            state = rfile.request_state(self.max_inline_body)
+            if state == 0:
+                return
+            if state == 2:
+                self._forget(selector, connections, conn)
+                self._to_thread(handler)
+                return
+            try:
+                handler.handle_one_request()
+                handler.wfile.flush()     # also after an error answer
+            except Exception:
+                self.handle_error(conn.sock, handler.client_address)
+                handler.close_connection = True
+            if handler.close_connection:
+                self._close(selector, connections, conn)
+                return
+            conn.deadline = self._deadline(handler)
+            if not rfile.buffered():
+                return
+
+    def _sweep(self, selector, connections, now):
+        """Drop connections whose request head is overdue (slowloris)."""
+        for conn in [c for c in connections.values()
+                     if c.deadline is not None and c.deadline < now]:
+            self._close(selector, connections, conn)
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _deadline(handler):
+        timeout = handler.head_timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _forget(self, selector, connections, conn):
+        selector.unregister(conn.sock)
+        del connections[conn.sock.fileno()]
+
+    def _close(self, selector, connections, conn):
+        self._forget(selector, connections, conn)
+        try:
+            conn.handler.finish()
+        except Exception:
+            pass
+        self.shutdown_request(conn.sock)
+
+    def _to_thread(self, handler):
+        """Serve the rest of this connection as ThreadingHTTPServer would."""
+        def run():
+            sock = handler.request
+            try:
+                sock.settimeout(handler.timeout)
+                if type(handler.wfile) is _core.SocketWriter:
+                    handler.wfile.flush()
+                    handler.wfile.gather = False
+                handler.handle()
+                handler.finish()
+            except Exception:
+                self.handle_error(sock, handler.client_address)
+            finally:
+                self.shutdown_request(sock)
+
+        threading.Thread(target=run, daemon=True).start()

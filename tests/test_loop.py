@@ -1,0 +1,170 @@
+"""LoopHTTPServer: the same answers as ThreadingHTTPServer, from one loop."""
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+import fasthttp
+
+TIMEOUT = 5.0
+
+
+class Echo(fasthttp.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    threads = set()
+
+    def log_message(self, format, *args):
+        pass
+
+    def _answer(self):
+        type(self).threads.add(threading.current_thread().name)
+        body = self.read_body()
+        reply = b"%s %s %d:%s" % (self.command.encode(), self.path.encode(), len(body), body)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = _answer
+
+
+def start(server_class, handler=Echo):
+    httpd = server_class(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="serve_forever")
+    thread.start()
+    return httpd, thread
+
+
+def stop(httpd, thread):
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+
+
+def converse(address, data, *, idle=0.4):
+    with socket.create_connection(address, timeout=TIMEOUT) as sock:
+        sock.sendall(data)
+        sock.settimeout(idle)
+        received = b""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return re.sub(rb"Date: [^\r]*", b"Date: -", received)
+
+
+CASES = [
+    b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+    b"POST /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz",
+    b"GET /close HTTP/1.1\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n",
+    b"GET /old HTTP/1.0\r\n\r\n",
+    b"POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    b"GET /after HTTP/1.1\r\n\r\n",
+    b"PUT /expect HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+    b"POST /big HTTP/1.1\r\nContent-Length: 70000\r\n\r\n" + b"z" * 70000,
+    b"BREW /pot HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/2.0\r\n\r\n",
+    b"GET /bad HTTP/1.1\r\nHost : h\r\n\r\n",
+    b"\r\n",
+]
+
+
+@pytest.mark.parametrize("data", CASES, ids=range(len(CASES)))
+def test_same_answers_as_threading(data):
+    answers = []
+    for server_class in (fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer):
+        httpd, thread = start(server_class)
+        try:
+            answers.append(converse(httpd.server_address[:2], data))
+        finally:
+            stop(httpd, thread)
+    assert answers[0] == answers[1]
+    assert answers[0] or data == b"\r\n"
+
+
+def test_simple_requests_run_on_the_loop_thread_and_others_move():
+    Echo.threads = set()
+    httpd, thread = start(fasthttp.LoopHTTPServer)
+    try:
+        converse(httpd.server_address[:2], b"GET / HTTP/1.1\r\n\r\n")
+        assert Echo.threads == {"serve_forever"}
+        converse(httpd.server_address[:2],
+                 b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert len(Echo.threads) == 2
+    finally:
+        stop(httpd, thread)
+
+
+def test_many_concurrent_keepalive_clients():
+    httpd, thread = start(fasthttp.LoopHTTPServer)
+    errors = []
+
+    def client(n):
+        try:
+            with socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT) as sock:
+                f = sock.makefile("rb")
+                for i in range(20):
+                    sock.sendall(b"GET /%d/%d HTTP/1.1\r\n\r\n" % (n, i))
+                    status = f.readline()
+                    assert status.startswith(b"HTTP/1.1 200"), status
+                    length = 0
+                    while True:
+                        line = f.readline()
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                        if line == b"\r\n":
+                            break
+                    assert f.read(length) == b"GET /%d/%d 0:" % (n, i)
+        except Exception as exc:        # reported below
+            errors.append(exc)
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    try:
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(TIMEOUT * 2)
+        assert not errors
+    finally:
+        stop(httpd, thread)
+
+
+def test_slow_head_is_dropped():
+    class Quick(Echo):
+        head_timeout = 1.0
+    httpd, thread = start(fasthttp.LoopHTTPServer, Quick)
+    try:
+        with socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nX: ")
+            started = time.monotonic()
+            assert sock.recv(100) == b""          # closed by the server
+            assert time.monotonic() - started < 3.5
+    finally:
+        stop(httpd, thread)
+
+
+def test_custom_setup_is_served_threaded():
+    class OwnFiles(Echo):
+        def setup(self):
+            self.connection = self.request
+            self.rfile = self.connection.makefile("rb")
+            self.wfile = self.connection.makefile("wb", 0)
+    Echo.threads = set()
+    httpd, thread = start(fasthttp.LoopHTTPServer, OwnFiles)
+    try:
+        out = converse(httpd.server_address[:2], b"GET /own HTTP/1.1\r\n\r\n")
+        assert out.endswith(b"GET /own 0:")
+        assert "serve_forever" not in Echo.threads
+    finally:
+        stop(httpd, thread)

@@ -1,0 +1,175 @@
+"""Checks behind `make dist` / `make dist-all` (see mk/dist.mk).
+
+    python tools/dist_check.py sdist DIST/fasthttp-X.tar.gz
+        the sdist holds what a build and the tests need, and no build products
+
+    python tools/dist_check.py wheel --python /path/to/python3.X --sdist SDIST --outdir DIST
+        in fresh venvs under a temporary directory (never the source tree):
+        build a wheel from the sdist with that Python (FASTHTTP_REQUIRE_EXTENSION=1),
+        `auditwheel show` + `auditwheel repair` it (Linux), check the repaired
+        wheel is manylinux-tagged and holds the extension, install it into
+        another fresh venv and run tools/test_installed.py against it.
+        The repaired wheel is copied to DIST.
+
+auditwheel is run by the Python running this script (the project's .venv).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+
+SDIST_REQUIRED = [
+    "PKG-INFO", "README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "setup.py",
+    "MANIFEST.in", "csrc/fh_parser.c", "csrc/fh_parser.h",
+    "fasthttp/__init__.py", "fasthttp/_speedups.pyx", "fasthttp/_cparser.pxd",
+    "fasthttp/_speedups.pyi", "fasthttp/py.typed", "fasthttp/_pure.py",
+    "fasthttp/_version.py", "fasthttp/server.py",
+    "tests/conftest.py", "tests/support.py", "tests/cpython_suite.py",
+    "tools/test_installed.py",
+]
+SDIST_FORBIDDEN_SUFFIXES = (".so", ".pyd", ".pyc", ".o")
+SDIST_FORBIDDEN = ["fasthttp/_speedups.c"]
+
+WHEEL_REQUIRED = ["fasthttp/__init__.py", "fasthttp/py.typed", "fasthttp/_speedups.pyi",
+                  "fasthttp/_pure.py"]
+
+
+def run(cmd: list[str], **kw: object) -> None:
+    print("+ " + " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
+
+
+def check_sdist(path: Path) -> int:
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+    top = names[0].split("/")[0]
+    rel = {n[len(top) + 1:] for n in names if n.startswith(top + "/")}
+    missing = [n for n in SDIST_REQUIRED if n not in rel]
+    tests = sorted(n for n in rel if n.startswith("tests/test_") and n.endswith(".py"))
+    bad = sorted(n for n in rel
+                 if n.endswith(SDIST_FORBIDDEN_SUFFIXES) or n in SDIST_FORBIDDEN
+                 or "__pycache__" in n)
+    print(f"{path.name}: {len(rel)} entries, {len(tests)} test modules, "
+          f"{path.stat().st_size} bytes")
+    if missing:
+        print("sdist MISSING: " + ", ".join(missing))
+    if not tests:
+        print("sdist MISSING: tests/test_*.py")
+    if bad:
+        print("sdist has build products: " + ", ".join(bad))
+    ok = not missing and tests and not bad
+    print("sdist check: " + ("ok" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+def _venv(where: Path, python: str) -> Path:
+    run([python, "-m", "venv", str(where)])
+    bindir = where / ("Scripts" if os.name == "nt" else "bin")
+    py = bindir / ("python.exe" if os.name == "nt" else "python")
+    run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    return py
+
+
+def _wheel_tags(whl: Path) -> str:
+    with zipfile.ZipFile(whl) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/WHEEL"))
+        return ", ".join(line.split(":", 1)[1].strip()
+                         for line in z.read(meta).decode().splitlines()
+                         if line.startswith("Tag:"))
+
+
+def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool) -> int:
+    outdir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="fasthttp-dist-"))
+    try:
+        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+        print(f"=== Python {version} ({python}); work dir {tmp}", flush=True)
+        # 1. a wheel from the sdist, in a fresh venv outside the repository
+        with tarfile.open(sdist) as tar:
+            if sys.version_info >= (3, 12):
+                tar.extractall(tmp / "src", filter="data")
+            else:
+                tar.extractall(tmp / "src")
+        srcdir = next((tmp / "src").iterdir())
+        build_py = _venv(tmp / "venv-build", python)
+        run([str(build_py), "-m", "pip", "install", "-q", "build"])
+        env = dict(os.environ, FASTHTTP_REQUIRE_EXTENSION="1")
+        env.pop("PYTHONPATH", None)
+        run([str(build_py), "-m", "build", "--wheel", "--outdir", str(tmp / "raw"), str(srcdir)],
+            env=env, cwd=tmp)
+        raw = next((tmp / "raw").glob("*.whl"))
+        print(f"raw wheel: {raw.name} ({raw.stat().st_size} bytes)")
+
+        # 2. auditwheel (Linux): show, repair, and the repaired tag
+        if sys.platform.startswith("linux"):
+            run([sys.executable, "-m", "auditwheel", "show", str(raw)])
+            run([sys.executable, "-m", "auditwheel", "repair", "-w", str(tmp / "repaired"),
+                 str(raw)])
+            wheel = next((tmp / "repaired").glob("*.whl"))
+            if "manylinux" not in wheel.name:
+                print(f"ERROR: repaired wheel is not manylinux-tagged: {wheel.name}")
+                return 1
+        else:
+            wheel = raw
+        with zipfile.ZipFile(wheel) as z:
+            names = z.namelist()
+        ext = [n for n in names if n.startswith("fasthttp/_speedups") and
+               n.endswith((".so", ".pyd"))]
+        missing = [n for n in WHEEL_REQUIRED if n not in names]
+        if not ext or missing:
+            print(f"ERROR: wheel lacks {missing + ([] if ext else ['the extension'])}")
+            return 1
+        shutil.copy2(wheel, outdir / wheel.name)
+
+        # 3. install into a fresh venv, test from outside the source tree
+        test_py = _venv(tmp / "venv-test", python)
+        run([str(test_py), "-m", "pip", "install", "-q", str(wheel),
+             "pytest>=7", "hypothesis>=6", "httptools>=0.6"])
+        env = dict(os.environ, FASTHTTP_REQUIRE_EXTENSION="1")
+        env.pop("PYTHONPATH", None)
+        env.pop("FASTHTTP_PURE", None)
+        # the copy of tools/test_installed.py from the sdist, not the repository's
+        rc = subprocess.run([str(test_py), str(srcdir / "tools" / "test_installed.py"),
+                             "--require-extension", "--corpus",
+                             str(PROJECT.parent / "shared" / "requests")],
+                            cwd=tmp, env=env).returncode
+        print(f"=== Python {version}: {wheel.name} [{_wheel_tags(wheel)}] "
+              f"{wheel.stat().st_size} bytes; tests {'passed' if rc == 0 else 'FAILED'}",
+              flush=True)
+        return rc
+    finally:
+        if keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sdist")
+    s.add_argument("path", type=Path)
+    w = sub.add_parser("wheel")
+    w.add_argument("--python", required=True)
+    w.add_argument("--sdist", type=Path, required=True)
+    w.add_argument("--outdir", type=Path, required=True)
+    w.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    if args.cmd == "sdist":
+        return check_sdist(args.path)
+    return check_wheel(args.python, args.sdist.resolve(), args.outdir.resolve(), args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

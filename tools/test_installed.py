@@ -1,0 +1,138 @@
+"""Run the test suite against the *installed* fasthttp (a wheel), not the source tree.
+
+    python tools/test_installed.py [--require-extension] [--quick] [--corpus DIR]
+                                   [-- extra pytest args]
+
+Used by `make dist` and by cibuildwheel's test-command. The tests are copied
+to a temporary directory laid out as ``TMP/src/tests`` (so nothing that is
+importable as ``fasthttp`` sits next to them, and the subprocess tests'
+``PYTHONPATH=<tests>/..`` points at an empty ``TMP/src``), the shared request
+corpus is linked at ``TMP/shared/requests`` (where the tests look for
+``../shared/requests``; FASTHTTP_CORPUS is set too), and everything runs from
+that directory:
+
+1. fasthttp must import from site-packages (and, with --require-extension or
+   FASTHTTP_REQUIRE_EXTENSION=1, be accelerated);
+2. pytest on the C path, then with FASTHTTP_PURE=1;
+3. tests/cpython_suite.py (CPython's test_httpservers and test_wsgiref) on
+   both paths, where the interpreter ships its `test` package.
+
+--quick (emulated builds): only the C path, hypothesis properties skipped, no
+CPython suite. The last line is "N passed, N failed" over the steps.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+TESTS = PROJECT / "tests"
+DEFAULT_CORPUS = PROJECT.parent / "shared" / "requests"
+
+
+def _layout(tmp: Path, corpus: Path | None) -> Path:
+    tests = tmp / "src" / "tests"
+    shutil.copytree(TESTS, tests, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if corpus is not None and corpus.is_dir():
+        (tmp / "shared").mkdir()
+        try:
+            os.symlink(corpus, tmp / "shared" / "requests", target_is_directory=True)
+        except OSError:  # Windows without the symlink privilege
+            shutil.copytree(corpus, tmp / "shared" / "requests")
+    return tests
+
+
+def _env(tmp: Path, corpus: Path | None, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if corpus is not None and corpus.is_dir():
+        env["FASTHTTP_CORPUS"] = str(tmp / "shared" / "requests")
+    env.update(extra)
+    return env
+
+
+def _check_import(tmp: Path, env: dict[str, str], require_ext: bool) -> bool:
+    code = ("import fasthttp, sys; "
+            "print(fasthttp.__file__); print(fasthttp.accelerated); print(fasthttp.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp, env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        return False
+    location, accelerated, version = out.stdout.split()
+    print(f"installed fasthttp {version}: {location} (accelerated: {accelerated})")
+    ok = True
+    if Path(location).resolve().is_relative_to(PROJECT):
+        print(f"ERROR: fasthttp was imported from the source tree {PROJECT}", file=sys.stderr)
+        ok = False
+    if require_ext and accelerated != "True":
+        print("ERROR: the C extension is not in use (FASTHTTP_REQUIRE_EXTENSION)", file=sys.stderr)
+        ok = False
+    return ok
+
+
+def _has_cpython_tests() -> bool:
+    out = subprocess.run([sys.executable, "-c", "import test.test_httpservers"],
+                         capture_output=True)
+    return out.returncode == 0
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--require-extension", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--corpus", type=Path, default=None)
+    ap.add_argument("pytest_args", nargs="*")
+    args = ap.parse_args(argv)
+    require_ext = args.require_extension or os.environ.get("FASTHTTP_REQUIRE_EXTENSION") == "1"
+    corpus = args.corpus or (Path(os.environ["FASTHTTP_CORPUS"])
+                             if os.environ.get("FASTHTTP_CORPUS") else DEFAULT_CORPUS)
+    if not corpus.is_dir():
+        print(f"note: request corpus {corpus} not found; the corpus tests will skip")
+
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="fasthttp-wheeltest-") as name:
+        tmp = Path(name)
+        tests = _layout(tmp, corpus)
+        env = _env(tmp, corpus)
+        if not _check_import(tmp, env, require_ext):
+            print("0 passed, 1 failed")
+            return 1
+
+        pytest = [sys.executable, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider",
+                  str(tests)]
+        if args.quick:
+            pytest += ["-k", "not hypothesis and not property and not properties"]
+        pytest += args.pytest_args
+        steps: list[tuple[str, list[str], dict[str, str]]] = [("pytest (C path)", pytest, env)]
+        if not args.quick:
+            steps.append(("pytest (pure path)", pytest, _env(tmp, corpus, FASTHTTP_PURE="1")))
+            if _has_cpython_tests():
+                suite = [sys.executable, str(tests / "cpython_suite.py")]
+                steps.append(("CPython suite (C path)", suite, env))
+                steps.append(("CPython suite (pure path)", suite,
+                              _env(tmp, corpus, FASTHTTP_PURE="1")))
+            else:
+                print("note: this interpreter has no test.test_httpservers; CPython suite skipped")
+
+        for title, cmd, step_env in steps:
+            print(f"=== {title}", flush=True)
+            rc = subprocess.run(cmd, cwd=tmp, env=step_env).returncode
+            if rc == 0:
+                passed += 1
+            else:
+                failed += 1
+                print(f"=== {title}: FAILED (exit {rc})", flush=True)
+    print(f"test_installed: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
