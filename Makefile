@@ -22,7 +22,7 @@ build: venv
 # Our tests and CPython's own http.server tests, on the C path and on the
 # pure-Python fallback.
 test: build
-	$(PY) -m pytest -q
+	FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q
 	FASTHTTP_PURE=1 $(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-cpython
 

