@@ -9,16 +9,27 @@ or, to run unchanged code (wsgiref.simple_server, xmlrpc.server, your own
 """
 import sys
 import types as _types
+import typing as _typing
 
-from fasthttp import server
-from fasthttp._core import accelerated
-from fasthttp._errors import BodyError
-from fasthttp._version import __version__
-from fasthttp.server import *  # noqa: F401,F403 - the http.server names
-from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, test  # noqa: F401
-from fasthttp.loop import LoopHTTPServer  # noqa: F401
-from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: F401
-from fasthttp.workers import serve  # noqa: F401
+from fasthttp import server as server
+from fasthttp._core import accelerated as accelerated
+from fasthttp._errors import BodyError as BodyError
+from fasthttp._version import __version__ as __version__
+from fasthttp.loop import LoopHTTPServer as LoopHTTPServer
+from fasthttp.server import *  # noqa: F403 - the http.server names
+from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE  # noqa: F401
+from fasthttp.server import test as test
+from fasthttp.tls import HTTPSServer as HTTPSServer
+from fasthttp.tls import ThreadingHTTPSServer as ThreadingHTTPSServer
+from fasthttp.workers import serve as serve
+
+if _typing.TYPE_CHECKING:
+    # The star import's names, for type checkers: server.__all__ is computed.
+    from fasthttp.server import BaseHTTPRequestHandler as BaseHTTPRequestHandler
+    from fasthttp.server import CGIHTTPRequestHandler as CGIHTTPRequestHandler
+    from fasthttp.server import HTTPServer as HTTPServer
+    from fasthttp.server import SimpleHTTPRequestHandler as SimpleHTTPRequestHandler
+    from fasthttp.server import ThreadingHTTPServer as ThreadingHTTPServer
 
 __all__: list[str] = list(server.__all__) + [
     "LoopHTTPServer", "BodyError",

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     handler_class = cli_handler_class(base, args.protocol, args.access_log)
 
     family, address = server._get_best_family(args.bind, args.port)
-    server_base: type[server.ThreadingHTTPServer] = ThreadingHTTPSServer if args.tls_cert else server.ThreadingHTTPServer
+    server_base: type[server.ThreadingHTTPServer] = (
+        ThreadingHTTPSServer if args.tls_cert else server.ThreadingHTTPServer)
 
     class DualStackServer(server_base):  # type: ignore[valid-type,misc]
         address_family = family

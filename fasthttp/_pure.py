@@ -9,6 +9,8 @@ also regex-scanned) only takes over for a line the regex does not accept,
 either to find the error C would report or to resume a line cut by the end
 of the bytes received so far.
 """
+from __future__ import annotations
+
 import email.policy
 import http.client as _http_client
 import io
@@ -18,8 +20,15 @@ import socket as _socket
 import time as _time
 from http import HTTPStatus
 from operator import index as _index
+from typing import TYPE_CHECKING, Any, SupportsInt
 
 from fasthttp._errors import HeadError
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable, Iterator
+
+    from typing_extensions import Buffer, Self
 
 __all__ = ["parse_request", "parse_request_line", "read_headers",
            "SocketReader", "SocketWriter", "register_handler_class",
@@ -83,12 +92,12 @@ _KINDS = {
 }
 
 
-def _head_error(code):
+def _head_error(code: int) -> HeadError:
     return HeadError(_KINDS.get(code, "malformed"),
                      _REASONS.get(code, "unknown error"))
 
 
-def _size_t(value):
+def _size_t(value: Any) -> int:
     """Cython's conversion of an argument declared size_t (it goes through
     __int__, as Cython does, so 2.7 gives 2 and __index__ alone is refused)."""
     if not isinstance(value, int):
@@ -105,7 +114,7 @@ def _size_t(value):
     return value
 
 
-def _ssize(value):
+def _ssize(value: Any) -> int:
     """Cython's conversion of a value assigned to a Py_ssize_t (None: -1)."""
     if value is None:
         return -1
@@ -113,12 +122,12 @@ def _ssize(value):
         value = _index(value)
     if not -_SSIZE_MAX - 1 <= value <= _SSIZE_MAX:
         raise OverflowError("Python int too large to convert to C ssize_t")
-    return value
+    return value  # type: ignore[no-any-return]  # an int by now
 
 
 # -- request line ------------------------------------------------------------
 
-def parse_request_line(line):
+def parse_request_line(line: bytes | None) -> tuple[str, str, int, int] | None:
     """Strict request line -> (method, target, major, minor), or None when the
     line is not in the strict form and needs http.server's lenient rules."""
     if type(line) is not bytes:
@@ -159,7 +168,7 @@ class _HeadParser:
                  "line_start", "name_end", "value_start", "value_end",
                  "lines", "pairs")
 
-    def __init__(self, max_line, max_lines, max_head):
+    def __init__(self, max_line: int, max_lines: int, max_head: int) -> None:
         self.max_line = max_line
         self.max_lines = max_lines
         self.max_head = max_head
@@ -170,9 +179,9 @@ class _HeadParser:
         self.value_start = 0
         self.value_end = 0
         self.lines = 0
-        self.pairs = []
+        self.pairs: list[tuple[str, str]] = []
 
-    def feed(self, buf, base, length):
+    def feed(self, buf: bytes | bytearray, base: int, length: int) -> int:
         max_line = self.max_line
         max_lines = self.max_lines
         max_head = self.max_head
@@ -240,7 +249,7 @@ class _HeadParser:
                 continue
 
             if state == _S_NAME:
-                pos = _TCHAR_RUN.match(buf, pos, end).end()
+                pos = _TCHAR_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
                 if pos == end:
                     continue
                 c = buf[pos]
@@ -256,7 +265,7 @@ class _HeadParser:
                 return _E_NAME
 
             if state == _S_OWS:
-                pos = _OWS_RUN.match(buf, pos, end).end()
+                pos = _OWS_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
                 if pos == end:
                     continue
                 value_start = pos
@@ -264,7 +273,7 @@ class _HeadParser:
                 # fall through
 
             if state == _S_VALUE:
-                pos = _VALUE_RUN.match(buf, pos, end).end()
+                pos = _VALUE_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
                 if pos == end:
                     continue
                 c = buf[pos]
@@ -305,7 +314,7 @@ class _HeadParser:
 
             return _E_NAME      # unreachable: corrupted state
 
-    def eof(self, length):
+    def eof(self, length: int) -> int:
         """fh_headers_eof: the input ended after `length` bytes."""
         if self.lines >= self.max_lines:
             return _E_TOO_MANY_HEADERS     # http.server counts the EOF read too
@@ -315,7 +324,8 @@ class _HeadParser:
         return _E_EOF_IN_LINE
 
 
-def read_headers(rfile, max_line=65536, max_lines=100, max_head=0):
+def read_headers(rfile: Any, max_line: SupportsInt = 65536, max_lines: SupportsInt = 100,
+                 max_head: SupportsInt = 0) -> list[tuple[str, str]]:
     """Read and parse a header block from rfile -> [(name, value), ...].
 
     On our SocketReader the block is parsed in place in its buffer; any other
@@ -326,7 +336,8 @@ def read_headers(rfile, max_line=65536, max_lines=100, max_head=0):
                       _size_t(max_head))
 
 
-def _read_head(rfile, max_line, max_lines, max_head):
+def _read_head(rfile: Any, max_line: int, max_lines: int,
+               max_head: int) -> list[tuple[str, str]]:
     if type(rfile) is SocketReader:
         return rfile._read_headers(max_line, max_lines, max_head)
     p = _HeadParser(max_line, max_lines, max_head)
@@ -350,13 +361,13 @@ def _read_head(rfile, max_line, max_lines, max_head):
 # -- http.server's parse_request ----------------------------------------------
 
 _HTTPMessage = _http_client.HTTPMessage
-_MESSAGE_TEMPLATE = dict(
+_MESSAGE_TEMPLATE: dict[str, Any] = dict(
     policy=email.policy.compat32, _headers=None, _unixfrom=None, _payload="",
     _charset=None, preamble=None, epilogue=None, defects=None,
     _default_type="text/plain")
 
 
-def _head_info(pairs):
+def _head_info(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None, bool, bool]:
     """(first Connection value or None, first Expect value or None, may the
     first Content-Type be multipart/message?, is there a Content-Length or
     Transfer-Encoding?) as _make_head() in the .pyx.
@@ -383,7 +394,7 @@ def _head_info(pairs):
     return connection, expect, exotic, framing
 
 
-def parse_request(handler):
+def parse_request(handler: Any) -> bool:
     """BaseHTTPRequestHandler.parse_request, as parse_request() in the .pyx:
     the strict request line and the header block here, the rare paths through
     the handler's _fh_* methods (server.py)."""
@@ -423,11 +434,11 @@ def parse_request(handler):
 
     rfile = handler.rfile
     try:
-        pairs = _read_head(rfile, _size_t(_http_client._MAXLINE),
-                           _size_t(_http_client._MAXHEADERS),
+        pairs = _read_head(rfile, _size_t(_http_client._MAXLINE),  # type: ignore[attr-defined]
+                           _size_t(_http_client._MAXHEADERS),  # type: ignore[attr-defined]
                            _size_t(handler.max_head_bytes))
     except HeadError as err:
-        return handler._fh_reject_head(err)
+        return handler._fh_reject_head(err)  # type: ignore[no-any-return]
     if type(rfile) is SocketReader:
         rfile.end_head()
     connection, expect, exotic, framing = _head_info(pairs)
@@ -482,7 +493,7 @@ class SocketReader:
                  "_closed", "_deadline", "_base_timeout", "_timeout_changed",
                  "_writer", "io_timeout")
 
-    def __init__(self, sock, writer=None):
+    def __init__(self, sock: socket.socket, writer: SocketWriter | None = None) -> None:
         self.io_timeout = 30.0
         if writer is not None and not isinstance(writer, SocketWriter):
             raise TypeError("writer must be a SocketWriter or None")
@@ -495,10 +506,10 @@ class SocketReader:
         self._end = 0
         self._closed = False
         self._deadline = 0.0
-        self._base_timeout = None
+        self._base_timeout: float | None = None
         self._timeout_changed = False
 
-    def _apply_deadline(self):
+    def _apply_deadline(self) -> None:
         """Bound the next recv by what is left of the request-head deadline."""
         remaining = self._deadline - _time.monotonic()
         if remaining <= 0:
@@ -509,19 +520,19 @@ class SocketReader:
         base = self._base_timeout
         self._sock.settimeout(remaining if base is None or base > remaining else base)
 
-    def start_head(self, timeout):
+    def start_head(self, timeout: float) -> None:
         """Start the request-head deadline: until end_head(), every recv is
         bounded by what is left of `timeout` seconds (slowloris defence)."""
         self._deadline = _time.monotonic() + float(timeout)
 
-    def end_head(self):
+    def end_head(self) -> None:
         """The head is in: give the socket back its own timeout."""
         self._deadline = 0.0
         if self._timeout_changed:
             self._timeout_changed = False
             self._sock.settimeout(self._base_timeout)
 
-    def _make_room(self):
+    def _make_room(self) -> None:
         """Ensure free space after _end: slide data to the front, else grow."""
         cap = len(self._storage)
         start = self._start
@@ -540,7 +551,7 @@ class SocketReader:
         self._storage = bigger
         self._view = memoryview(bigger)
 
-    def _reserve(self, n):
+    def _reserve(self, n: int) -> None:
         """Ensure room for n bytes from _start on: slide, else grow."""
         cap = len(self._storage)
         start = self._start
@@ -558,7 +569,7 @@ class SocketReader:
         self._start = 0
         self._end = used
 
-    def _fill(self):
+    def _fill(self) -> int:
         """One recv into the buffer; returns the byte count (0 at EOF)."""
         if self._closed:
             raise ValueError(_CLOSED)
@@ -567,7 +578,7 @@ class SocketReader:
         self._make_room()
         return self._recv_more()
 
-    def _recv_more(self):
+    def _recv_more(self) -> int:
         """One recv into the free space after _end; 0 at EOF."""
         if self._deadline:
             self._apply_deadline()
@@ -587,7 +598,7 @@ class SocketReader:
         self._end += n
         return n
 
-    def fill_nowait(self):
+    def fill_nowait(self) -> int:
         """For an event loop: one recv on a non-blocking socket. Returns the
         byte count, 0 at EOF, -1 when nothing was ready."""
         if self._start == self._end:
@@ -600,7 +611,7 @@ class SocketReader:
         self._end += n
         return n
 
-    def request_state(self, max_inline_body):
+    def request_state(self, max_inline_body: int) -> int:
         """What the buffered bytes hold, for an event loop (as the .pyx):
         0 not yet a whole request; 1 a whole request needing no further
         reads; 2 anything else, to be served the blocking way."""
@@ -634,12 +645,13 @@ class SocketReader:
             return 2
         return 1 if line_len + r + body <= n else 0
 
-    def _take(self, n):
+    def _take(self, n: int) -> bytes:
         start = self._start
         self._start = start + n
         return bytes(self._view[start:start + n])
 
-    def _read_headers(self, max_line, max_lines, max_head):
+    def _read_headers(self, max_line: int, max_lines: int,
+                      max_head: int) -> list[tuple[str, str]]:
         p = _HeadParser(max_line, max_lines, max_head)
         while True:
             r = p.feed(self._storage, self._start, self._end - self._start)
@@ -656,7 +668,7 @@ class SocketReader:
 
     # -- the io.BufferedReader surface -----------------------------------------
 
-    def readline(self, size=-1):
+    def readline(self, size: int | None = -1) -> bytes:
         limit = _ssize(size)
         while True:
             start = self._start
@@ -670,7 +682,7 @@ class SocketReader:
             if self._fill() == 0:
                 return self._take(self._end - self._start)
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         want = _ssize(size)
         avail = self._end - self._start
         if self._closed:
@@ -690,7 +702,7 @@ class SocketReader:
                 break
         return self._take(min(want, self._end - self._start))
 
-    def read1(self, size=-1):
+    def read1(self, size: int | None = -1) -> bytes:
         want = _ssize(size)
         avail = self._end - self._start
         if want == 0:
@@ -702,7 +714,7 @@ class SocketReader:
             want = avail
         return self._take(want)
 
-    def readinto(self, b):
+    def readinto(self, b: Buffer) -> int:
         with memoryview(b) as view:
             view = view.cast("B")
             data = self.read(len(view))
@@ -710,7 +722,7 @@ class SocketReader:
             view[:n] = data
         return n
 
-    def readinto1(self, b):
+    def readinto1(self, b: Buffer) -> int:
         with memoryview(b) as view:
             view = view.cast("B")
             data = self.read1(len(view))
@@ -718,12 +730,12 @@ class SocketReader:
             view[:n] = data
         return n
 
-    def peek(self, size=0):
+    def peek(self, size: int = 0) -> bytes:
         if self._end == self._start:
             self._fill()
         return bytes(self._view[self._start:self._end])
 
-    def readlines(self, hint=-1):
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines = []
         total = 0
         for line in self:
@@ -733,46 +745,46 @@ class SocketReader:
                 break
         return lines
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         line = self.readline()
         if not line:
             raise StopIteration
         return line
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def writable(self):
+    def writable(self) -> bool:
         return False
 
-    def seekable(self):
+    def seekable(self) -> bool:
         return False
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self._sock.fileno()
 
-    def buffered(self):
+    def buffered(self) -> int:
         """How many bytes are already received but not yet read."""
         return self._end - self._start
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
-    def close(self):
+    def close(self) -> None:
         self._closed = True
 
 
-def _wait_ready(sock, writing, timeout):
+def _wait_ready(sock: socket.socket, writing: bool, timeout: float | None) -> None:
     """Wait until a non-blocking socket is ready (poll), or raise
     socket.timeout as a blocking socket with that timeout would."""
     poller = _select.poll()
@@ -781,7 +793,8 @@ def _wait_ready(sock, writing, timeout):
         raise _socket.timeout("timed out")
 
 
-def _send_nonblocking(sock, data, flags, timeout):
+def _send_nonblocking(sock: socket.socket, data: Buffer, flags: int,
+                      timeout: float | None) -> None:
     """sendall() for a non-blocking socket: send() until done, waiting for
     room when the kernel's buffer is full."""
     with memoryview(data) as view:
@@ -815,20 +828,20 @@ class SocketWriter:
     __slots__ = ("_sock", "_sendall", "_closed", "_corked", "_more", "_pending",
                  "_pending_bytes", "gather", "io_timeout")
 
-    def __init__(self, sock):
+    def __init__(self, sock: socket.socket) -> None:
         self.io_timeout = 30.0
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
         self._corked = False
-        self._pending = []
+        self._pending: list[bytes] = []
         self._pending_bytes = 0
         self.gather = False
         # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
         self._more = _MSG_MORE if (type(sock) is _socket.socket and
                                    sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
 
-    def _send(self, data, flags):
+    def _send(self, data: Buffer, flags: int) -> None:
         if self._sock.gettimeout() == 0.0:
             _send_nonblocking(self._sock, data, flags, self.io_timeout)
         elif flags:
@@ -836,13 +849,13 @@ class SocketWriter:
         else:
             self._sendall(data)
 
-    def _hold(self, data, n):
+    def _hold(self, data: bytes, n: int) -> None:
         self._pending.append(data)
         self._pending_bytes += n
         if self._pending_bytes >= _GATHER_LIMIT:
             self._send_pending()
 
-    def _send_pending(self):
+    def _send_pending(self) -> None:
         if self._pending:
             pending = self._pending
             data = pending[0] if len(pending) == 1 else b"".join(pending)
@@ -850,7 +863,7 @@ class SocketWriter:
             self._pending_bytes = 0
             self._send(data, 0)
 
-    def write(self, b):
+    def write(self, b: Buffer) -> int:
         if self._closed:
             raise ValueError(_CLOSED)
         if type(b) is bytes:
@@ -866,7 +879,7 @@ class SocketWriter:
         self._corked = False
         return n
 
-    def write_head(self, head):
+    def write_head(self, head: bytes) -> None:
         """Send a response's header block; the kernel may hold it briefly
         (at most until the body is sent, flush(), or 200 ms)."""
         if type(head) is not bytes:
@@ -879,7 +892,7 @@ class SocketWriter:
         self._send(head, self._more)
         self._corked = self._more != 0
 
-    def push(self):
+    def push(self) -> None:
         """Send what is held back: gathered writes, or a corked header block
         (setting TCP_NODELAY again makes the kernel send it)."""
         if self._pending:
@@ -888,38 +901,38 @@ class SocketWriter:
             self._corked = False
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
 
-    def writelines(self, lines):
+    def writelines(self, lines: Iterable[Buffer]) -> None:
         for line in lines:
             self.write(line)
 
-    def flush(self):
+    def flush(self) -> None:
         if self._closed:
             raise ValueError(_CLOSED)
         self.push()
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def readable(self):
+    def readable(self) -> bool:
         return False
 
-    def seekable(self):
+    def seekable(self) -> bool:
         return False
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self._sock.fileno()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed
 
-    def close(self):
+    def close(self) -> None:
         if not self._closed and self._pending:
             self._send_pending()
         self._closed = True
@@ -946,11 +959,11 @@ log_request = _Stdlib.log_request
 log_message = _Stdlib.log_message
 
 
-def register_handler_class(cls):
+def register_handler_class(cls: type) -> None:
     """Nothing to record: the pure path always dispatches through self."""
 
 
-def flush_headers(self):
+def flush_headers(self: Any) -> None:
     """http.server's flush_headers, sending through write_head() on our
     writer (see SocketWriter)."""
     if hasattr(self, "_headers_buffer"):
@@ -962,11 +975,11 @@ def flush_headers(self):
         self._headers_buffer = []
 
 
-_date_cache = (None, "")
-_log_date_cache = (None, "")
+_date_cache: tuple[int | None, str] = (None, "")
+_log_date_cache: tuple[int | None, str] = (None, "")
 
 
-def date_time_string(self, timestamp=None):
+def date_time_string(self: _Stdlib, timestamp: float | None = None) -> str:
     """The Date header value; formatted once per second."""
     global _date_cache
     if timestamp is not None:
@@ -979,7 +992,7 @@ def date_time_string(self, timestamp=None):
     return text
 
 
-def log_date_time_string(self):
+def log_date_time_string(self: _Stdlib) -> str:
     """The log line's timestamp; formatted once per second."""
     global _log_date_cache
     second = int(_time.time())

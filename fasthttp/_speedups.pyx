@@ -9,7 +9,9 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
-from libc.string cimport memchr, memcpy, memmove, strlen
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from libc.string cimport memchr, memcpy, memmove, memset, strlen
 
 from fasthttp._cparser cimport *
 
@@ -24,6 +26,7 @@ cdef extern from "<time.h>" nogil:
         long tv_nsec
     int clock_gettime(int clk_id, timespec *tp)
     enum: CLOCK_MONOTONIC
+    enum: CLOCK_REALTIME
 
 
 cdef inline double _monotonic():
@@ -848,6 +851,9 @@ import sys
 import time as _time
 
 cdef extern from "Python.h":
+    object PyObject_GenericGetDict(object o, void *context)
+
+cdef extern from "Python.h":
     ctypedef struct _TypeHead "PyTypeObject":
         unsigned long tp_flags
         unsigned int tp_version_tag
@@ -874,36 +880,51 @@ cdef enum:
     # what writing a log line directly takes
     H_LOG_LINE = H_LOG_MESSAGE | H_LOG_DATE_TIME_STRING | H_ADDRESS_STRING | H_CONTROL_CHAR_TABLE
 
+cdef enum:
+    N_HOOKS = 10
+    MASK_CACHE = 64             # classes remembered (direct-mapped by address)
+
 cdef dict _reference_hooks = {}     # hook name -> fasthttp's own object
-cdef dict _class_masks = {}         # class address -> (version tag, mask)
+cdef PyObject *_hook_names[N_HOOKS] # the names, for C-level dict lookups
+
+ctypedef struct _MaskEntry:
+    void *cls
+    unsigned int tag
+    int mask
+
+cdef _MaskEntry _mask_cache[MASK_CACHE]
 
 
 def register_handler_class(cls):
     """Record fasthttp's BaseHTTPRequestHandler hooks: where a handler's
     hook is this very object, we may call our code without the dispatch."""
-    for name in _RESPONSE_HOOKS:
+    cdef int i
+    for i, name in enumerate(_RESPONSE_HOOKS):
         _reference_hooks[name] = getattr(cls, name)
-    _class_masks.clear()
+        _hook_names[i] = <PyObject *>name       # interned; kept by the tuple
+    memset(_mask_cache, 0, sizeof(_mask_cache))
 
 
-cdef int _class_mask(type cls):
+cdef int _class_mask(type cls) except -1:
     """Which response hooks cls leaves as ours. Cached per class, keyed by
     CPython's type version tag, which changes whenever the class or a base
-    is modified, so a later monkeypatch is seen."""
+    is modified (so a later monkeypatch is seen) and is never reused (so a
+    new class at a freed one's address is not mistaken for it)."""
     cdef _TypeHead *t = <_TypeHead *>cls
-    cdef tuple cached
+    cdef _MaskEntry *entry = &_mask_cache[(<size_t><void *>cls >> 4) % MASK_CACHE]
     cdef int mask = 0, bit = 1
-    if t.tp_flags & _VALID_VERSION_TAG:
-        cached = _class_masks.get(<size_t><void *>cls)
-        if cached is not None and cached[0] == t.tp_version_tag:
-            return cached[1]
+    if (t.tp_flags & _VALID_VERSION_TAG and entry.cls == <void *>cls
+            and entry.tag == t.tp_version_tag):
+        return entry.mask
     if _reference_hooks:
         for name in _RESPONSE_HOOKS:
             if getattr(cls, name, None) is _reference_hooks[name]:
                 mask |= bit
             bit <<= 1
     if t.tp_flags & _VALID_VERSION_TAG:      # the lookups above assign one
-        _class_masks[<size_t><void *>cls] = (t.tp_version_tag, mask)
+        entry.cls = <void *>cls
+        entry.tag = t.tp_version_tag
+        entry.mask = mask
     return mask
 
 
@@ -911,21 +932,19 @@ cdef int _plain(self, int wanted) except -1:
     """The subset of `wanted` hooks neither the class nor the instance
     overrides."""
     cdef int mask = _class_mask(type(self)) & wanted
-    cdef int bit = 1
+    cdef int i
     cdef dict d
     if mask:
-        d = self.__dict__
-        if d:
-            for name in _RESPONSE_HOOKS:
-                if (mask & bit) and name in d:
-                    mask &= ~bit
-                bit <<= 1
+        d = PyObject_GenericGetDict(self, NULL)
+        for i in range(N_HOOKS):
+            if (mask >> i) & 1 and PyDict_GetItem(d, <object>_hook_names[i]) != NULL:
+                mask &= ~(1 << i)
     return mask
 
 
-cdef object _date_second = None
+cdef long _date_second = -1
 cdef str _date_text = ""
-cdef object _log_second = None
+cdef long _log_second = -1
 cdef str _log_text = ""
 # The formatting itself stays http.server's; we only reuse it for a second.
 # (Imported while sys.modules["http.server"] is still the stdlib's: fasthttp
@@ -935,9 +954,15 @@ cdef object _stdlib_date_time_string = _stdlib_server.BaseHTTPRequestHandler.dat
 cdef object _stdlib_log_date_time_string = _stdlib_server.BaseHTTPRequestHandler.log_date_time_string
 
 
+cdef inline long _wall_second():
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec
+
+
 cdef str _current_date(self):
     global _date_second, _date_text
-    second = int(_time.time())
+    cdef long second = _wall_second()
     if second != _date_second:
         _date_text = _stdlib_date_time_string(self, second)
         _date_second = second
@@ -946,7 +971,7 @@ cdef str _current_date(self):
 
 cdef str _current_log_date(self):
     global _log_second, _log_text
-    second = int(_time.time())
+    cdef long second = _wall_second()
     if second != _log_second:
         _log_text = _stdlib_log_date_time_string(self)
         _log_second = second
@@ -998,10 +1023,18 @@ def log_message(self, format, *args):
 cdef _log_request(self, code, size, int plain):
     if isinstance(code, HTTPStatus):
         code = code.value
+    code_text = _code_texts.get(code) if type(code) is int else None
+    if code_text is None:
+        code_text = str(code)
+    size_text = size if type(size) is str else str(size)
     if plain & H_LOG_LINE == H_LOG_LINE:
-        _write_log_line(self, '"%s" %s %s', (self.requestline, str(code), str(size)))
+        _write_log_line(self, '"%s" %s %s', (self.requestline, code_text, size_text))
     else:
-        self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
+        self.log_message('"%s" %s %s', self.requestline, code_text, size_text)
+
+
+# str(code) for the status codes http.server knows.
+cdef dict _code_texts = {int(status): str(int(status)) for status in HTTPStatus}
 
 
 def log_request(self, code="-", size="-"):
@@ -1053,18 +1086,56 @@ cdef bytes _status_line(protocol_version, code, message):
 
 
 cdef list _headers_buffer(self):
-    cdef dict d = self.__dict__
+    cdef dict d = PyObject_GenericGetDict(self, NULL)
     buf = d.get("_headers_buffer")
     if buf is None:
         buf = self._headers_buffer = []
     return buf
 
 
+# Status lines by code, for message=None: (protocol_version, responses, line).
+# Valid while the handler's protocol_version and responses are those objects.
+cdef dict _status_lines = {}
+
+
 cdef _append_status_line(self, code, message):
+    cdef tuple cached
+    cdef list buf = _headers_buffer(self)   # first, as http.server: it exists
+    protocol_version = self.protocol_version  # even if encoding fails below
     if message is None:
         responses = self.responses
+        if type(code) is int:
+            cached = _status_lines.get(code)
+            if (cached is not None and cached[0] is protocol_version
+                    and cached[1] is responses):
+                buf.append(cached[2])
+                return
         message = responses[code][0] if code in responses else ""
-    _headers_buffer(self).append(_status_line(self.protocol_version, code, message))
+        line = _status_line(protocol_version, code, message)
+        if type(code) is int and len(_status_lines) < 1024:
+            _status_lines[code] = (protocol_version, responses, line)
+    else:
+        line = _status_line(protocol_version, code, message)
+    buf.append(line)
+
+
+# The last Server line built: (server_version, sys_version, line).
+cdef tuple _server_line = (None, None, None)
+
+
+cdef _append_server_line(self):
+    """send_header("Server", version_string()), both ours: the same bytes
+    while server_version and sys_version are the same objects."""
+    global _server_line
+    server_version = self.server_version
+    sys_version = self.sys_version
+    version = server_version + " " + sys_version if not (
+        _server_line[0] is server_version and _server_line[1] is sys_version) else None
+    if self.request_version != "HTTP/0.9":
+        buf = _headers_buffer(self)
+        if version is not None:
+            _server_line = (server_version, sys_version, _header_line("Server", version))
+        buf.append(_server_line[2])
 
 
 cdef _append_header(self, keyword, value):
@@ -1097,14 +1168,15 @@ def send_response(self, code, message=None):
             _append_status_line(self, code, message)
     else:
         self.send_response_only(code, message)
-    if plain & H_VERSION_STRING:
-        version = self.server_version + " " + self.sys_version
+    if plain & H_VERSION_STRING and plain & H_SEND_HEADER:
+        _append_server_line(self)
     else:
-        version = self.version_string()
-    if plain & H_SEND_HEADER:
-        _append_header(self, "Server", version)
-    else:
-        self.send_header("Server", version)
+        version = (self.server_version + " " + self.sys_version
+                   if plain & H_VERSION_STRING else self.version_string())
+        if plain & H_SEND_HEADER:
+            _append_header(self, "Server", version)
+        else:
+            self.send_header("Server", version)
     date = _current_date(self) if plain & H_DATE_TIME_STRING else self.date_time_string()
     if plain & H_SEND_HEADER:
         _append_header(self, "Date", date)
@@ -1127,7 +1199,7 @@ def end_headers(self):
 
 
 cdef _flush_headers(self):
-    buf = self.__dict__.get("_headers_buffer")
+    buf = (<dict>PyObject_GenericGetDict(self, NULL)).get("_headers_buffer")
     if buf is None and not hasattr(self, "_headers_buffer"):
         return
     if buf is None:

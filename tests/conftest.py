@@ -23,7 +23,8 @@ if _corpus_env:
 
 def pytest_report_header(config):
     if os.environ.get("FASTHTTP_DIFF_SELFTEST") == "1":
-        return ["fasthttp accelerated: n/a (FASTHTTP_DIFF_SELFTEST=1: the fasthttp side is the stdlib)"]
+        return ["fasthttp accelerated: n/a "
+                "(FASTHTTP_DIFF_SELFTEST=1: the fasthttp side is the stdlib)"]
     try:
         import support  # imports fasthttp (adding the repo root to sys.path if needed)
     except Exception as exc:  # still show a header; the tests will error on import

@@ -88,12 +88,13 @@ def _wheel_tags(whl: Path) -> str:
                          if line.startswith("Tag:"))
 
 
-def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool) -> int:
+def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="fasthttp-dist-"))
     try:
-        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                 check=True, capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            check=True, capture_output=True, text=True).stdout.strip()
         print(f"=== Python {version} ({python}); work dir {tmp}", flush=True)
         # 1. a wheel from the sdist, in a fresh venv outside the repository
         with tarfile.open(sdist) as tar:
@@ -104,7 +105,8 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool) -> int:
         srcdir = next((tmp / "src").iterdir())
         build_py = _venv(tmp / "venv-build", python)
         run([str(build_py), "-m", "pip", "install", "-q", "build"])
-        env = dict(os.environ, FASTHTTP_REQUIRE_EXTENSION="1")
+        # -g0 as in pyproject's [tool.cibuildwheel]: no debug info in the wheel
+        env = dict(os.environ, FASTHTTP_REQUIRE_EXTENSION="1", CFLAGS="-g0")
         env.pop("PYTHONPATH", None)
         run([str(build_py), "-m", "build", "--wheel", "--outdir", str(tmp / "raw"), str(srcdir)],
             env=env, cwd=tmp)
@@ -145,7 +147,8 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool) -> int:
         # the copy of tools/test_installed.py from the sdist, not the repository's
         rc = subprocess.run([str(test_py), str(srcdir / "tools" / "test_installed.py"),
                              "--require-extension", "--corpus",
-                             str(PROJECT.parent / "shared" / "requests")],
+                             str(PROJECT.parent / "shared" / "requests")]
+                            + (["--quick"] if quick else []),
                             cwd=tmp, env=env).returncode
         print(f"=== Python {version}: {wheel.name} [{_wheel_tags(wheel)}] "
               f"{wheel.stat().st_size} bytes; tests {'passed' if rc == 0 else 'FAILED'}",
@@ -168,10 +171,13 @@ def main(argv: list[str]) -> int:
     w.add_argument("--sdist", type=Path, required=True)
     w.add_argument("--outdir", type=Path, required=True)
     w.add_argument("--keep", action="store_true")
+    w.add_argument("--quick", action="store_true",
+                   help="C path only, no hypothesis, no CPython suite")
     args = ap.parse_args(argv)
     if args.cmd == "sdist":
         return check_sdist(args.path)
-    return check_wheel(args.python, args.sdist.resolve(), args.outdir.resolve(), args.keep)
+    return check_wheel(args.python, args.sdist.resolve(), args.outdir.resolve(), args.keep,
+                       args.quick)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def main(argv: list[str]) -> int:
         if args.quick:
             pytest += ["-k", "not hypothesis and not property and not properties"]
         pytest += args.pytest_args
-        steps: list[tuple[str, list[str], dict[str, str]]] = [("pytest (C path)", pytest, env)]
+        c_env = _env(tmp, corpus, FASTHTTP_EXPECT_ACCELERATED="1") if require_ext else env
+        steps: list[tuple[str, list[str], dict[str, str]]] = [("pytest (C path)", pytest, c_env)]
         if not args.quick:
             steps.append(("pytest (pure path)", pytest, _env(tmp, corpus, FASTHTTP_PURE="1")))
             if _has_cpython_tests():
