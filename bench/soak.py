@@ -23,7 +23,12 @@ read through ``self.read_body()``, and logs nothing. ``--clients`` client proces
               then close the connection
   abort       a client that disconnects mid-request: cut in the request line, in the
               headers, in a Content-Length or chunked body, right after the request without
-              reading the answer (half of them with a TCP RST), or without sending anything
+              reading the answer (some of them with a TCP RST), or without sending anything
+
+(``--mix plain`` keeps only the first three, with bodyless GETs: bench/memory.py uses it.)
+A request line http.server cannot read (one word, a bad version) is answered the HTTP/0.9
+way, as http.server does: the error page with no status line; its status is read from the
+page.
 
 Every request that should get an answer is checked: its status is the expected one, and
 nothing is missing. Before the measured run, a warm-up (``--warmup`` requests, same mix, same
@@ -39,7 +44,8 @@ Verdict (exit 1 on any failure):
   - fd count back to the baseline (within ``--settle-seconds`` of the last client closing);
   - the server process still running; all requests sent within ``--max-seconds``.
 Tracebacks the server printed (e.g. a write to a client that reset the connection, which
-socketserver reports as http.server does) are counted and listed, not failed.
+socketserver reports as http.server does) are counted and listed, not failed;
+``--server-log PATH`` keeps them.
 
 Bounds: every socket has a timeout (``--timeout``), the whole run is capped at
 ``--max-seconds`` (default 600), and every process started here (the server, the clients) is
@@ -522,7 +528,8 @@ def scenario_abort(port, rng, st, timeout):
         elif kind == "cut-headers":
             conn.send(b"GET / HTTP/1.1\r\n" + H + b"X-Half: abc")
         elif kind == "cut-cl-body":
-            conn.send(b"POST /upload HTTP/1.1\r\n" + H + b"Content-Length: 1000\r\n\r\n" + b"y" * 10)
+            conn.send(b"POST /upload HTTP/1.1\r\n" + H
+                      + b"Content-Length: 1000\r\n\r\n" + b"y" * 10)
         elif kind == "cut-chunked-body":
             conn.send(b"POST /upload HTTP/1.1\r\n" + H
                       + b"Transfer-Encoding: chunked\r\n\r\n10\r\nabc")
@@ -627,7 +634,8 @@ def settle(server, baseline_fds, seconds):
     while time.monotonic() - start < seconds:
         time.sleep(0.2)
         s = server.sample()
-        if baseline_fds is not None and s["fds"] <= baseline_fds and s["threads"] <= last["threads"]:
+        if (baseline_fds is not None and s["fds"] <= baseline_fds
+                and s["threads"] <= last["threads"]):
             last = s
             if time.monotonic() - stable_since > 0.5:
                 break
@@ -657,7 +665,7 @@ def linear_growth(points):
 
 def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_every=None,
         timeout=10.0, max_seconds=600.0, rss_tolerance_mb=5.0, rss_tolerance_pct=10.0,
-        settle_seconds=15.0, seed=1, mix="full", out=sys.stdout, env=None):
+        settle_seconds=15.0, seed=1, mix="full", server_log=None, out=sys.stdout, env=None):
     """The whole soak; returns a result dict with 'ok' and the figures."""
     t0 = time.monotonic()
     deadline = t0 + max_seconds
@@ -717,6 +725,8 @@ def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_eve
     finally:
         server.stop()
     stderr = server.stderr_text()
+    if server_log:
+        Path(server_log).write_text(stderr)
 
     # -- figures and verdict --------------------------------------------------------
     tol = max(rss_tolerance_mb * MB, base["rss"] * rss_tolerance_pct / 100.0)
@@ -725,9 +735,9 @@ def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_eve
     statuses = {int(k[7:]): v for k, v in st.items() if k.startswith("status:")}
     answered = sum(statuses.values())
     tracebacks = stderr.count("Traceback (most recent call last)")
-    exc_lines = collections.Counter(
-        line.split(":")[0] for line in re.findall(r"^(\w[\w.]*(?:Error|Exception|Exit)\b[^\n]*)$",
-                                                  stderr, re.M))
+    # Exception lines (tracebacks from several threads may interleave; count the last lines).
+    exc_lines = collections.Counter(re.findall(
+        r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))(?::|$)", stderr, re.M))
     checks = []
 
     def check(ok, text):
@@ -748,7 +758,8 @@ def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_eve
     check(client_problems == 0, "client errors (connect failures, crashes): %d" % client_problems)
     if end is not None:
         check(end["rss"] <= base["rss"] + tol,
-              "RSS flat: end %.1f MiB <= start %.1f MiB + %.1f MiB tolerance (end - start = %+.1f MiB)"
+              "RSS flat: end %.1f MiB <= start %.1f MiB + %.1f MiB tolerance "
+              "(end - start = %+.1f MiB)"
               % (end["rss"] / MB, base["rss"] / MB, tol / MB, (end["rss"] - base["rss"]) / MB))
         check(growth <= tol, "no steady RSS growth under load: fitted growth over %d samples "
                              "%+.2f MiB <= %.1f MiB" % (len(load_points), growth / MB, tol / MB))
@@ -805,6 +816,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--mix", choices=sorted(MIXES), default="full",
                    help='"full" (default: the mix above) or "plain" (bodyless GETs only)')
+    p.add_argument("--server-log", metavar="PATH",
+                   help="write what the server printed on stderr (tracebacks) to PATH")
     p.add_argument("--child-server", choices=SERVER_KINDS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -816,7 +829,7 @@ def main(argv=None):
                  sample_every=args.sample_every, timeout=args.timeout,
                  max_seconds=args.max_seconds, rss_tolerance_mb=args.rss_tolerance_mb,
                  rss_tolerance_pct=args.rss_tolerance_pct, settle_seconds=args.settle_seconds,
-                 seed=args.seed, mix=args.mix)
+                 seed=args.seed, mix=args.mix, server_log=args.server_log)
     return 0 if result["ok"] else 1
 
 

@@ -26,10 +26,13 @@ What it changes, and how to choose:
   time (checked about once a second).
 """
 
+from __future__ import annotations
+
 import selectors
 import socket
 import threading
 import time
+from typing import Any, Optional
 
 from fasthttp import _core
 from fasthttp.server import HTTPServer
@@ -40,10 +43,13 @@ __all__ = ["LoopHTTPServer"]
 class _Connection:
     __slots__ = ("sock", "handler", "deadline")
 
-    def __init__(self, sock, handler, deadline):
+    def __init__(self, sock: socket.socket, handler: Any, deadline: Optional[float]) -> None:
         self.sock = sock
         self.handler = handler
         self.deadline = deadline
+
+
+_Connections = dict[int, _Connection]
 
 
 class LoopHTTPServer(HTTPServer):
@@ -59,11 +65,14 @@ class LoopHTTPServer(HTTPServer):
 
     request_queue_size = 1024
 
-    def serve_forever(self, poll_interval=0.5):
+    _fh_stop = False
+    _fh_stopped: Optional[threading.Event] = None
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._fh_stop = False
-        self._fh_stopped = threading.Event()
+        stopped = self._fh_stopped = threading.Event()
         selector = selectors.DefaultSelector()
-        connections = {}
+        connections: _Connections = {}
         self.socket.setblocking(False)
         selector.register(self.socket, selectors.EVENT_READ, None)
         next_sweep = time.monotonic() + 1.0
@@ -83,18 +92,17 @@ class LoopHTTPServer(HTTPServer):
             for conn in list(connections.values()):
                 self._close(selector, connections, conn)
             selector.close()
-            self._fh_stopped.set()
+            stopped.set()
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Stop serve_forever() and wait until it has returned."""
         self._fh_stop = True
-        stopped = getattr(self, "_fh_stopped", None)
-        if stopped is not None:
-            stopped.wait()
+        if self._fh_stopped is not None:
+            self._fh_stopped.wait()
 
     # -- the loop's steps ----------------------------------------------------
 
-    def _accept(self, selector, connections):
+    def _accept(self, selector: selectors.BaseSelector, connections: _Connections) -> None:
         for _ in range(64):             # a burst, but let the others run too
             try:
                 sock, address = self.socket.accept()
@@ -113,10 +121,10 @@ class LoopHTTPServer(HTTPServer):
             connections[sock.fileno()] = conn
             selector.register(sock, selectors.EVENT_READ, conn)
 
-    def _make_handler(self, sock, address):
+    def _make_handler(self, sock: socket.socket, address: Any) -> Any:
         """The handler for a new connection, set up but not yet handling:
         BaseRequestHandler.__init__ without its blocking handle() call."""
-        cls = self.RequestHandlerClass
+        cls: Any = self.RequestHandlerClass
         handler = cls.__new__(cls)
         handler.request = sock
         handler.client_address = address
@@ -137,7 +145,8 @@ class LoopHTTPServer(HTTPServer):
         handler.close_connection = True
         return handler
 
-    def _serve(self, selector, connections, conn):
+    def _serve(self, selector: selectors.BaseSelector, connections: _Connections,
+               conn: _Connection) -> None:
         handler = conn.handler
         rfile = handler.rfile
         try:
@@ -168,7 +177,8 @@ class LoopHTTPServer(HTTPServer):
             if not rfile.buffered():
                 return
 
-    def _sweep(self, selector, connections, now):
+    def _sweep(self, selector: selectors.BaseSelector, connections: _Connections,
+               now: float) -> None:
         """Drop connections whose request head is overdue (slowloris)."""
         for conn in [c for c in connections.values()
                      if c.deadline is not None and c.deadline < now]:
@@ -177,15 +187,17 @@ class LoopHTTPServer(HTTPServer):
     # -- helpers ---------------------------------------------------------------
 
     @staticmethod
-    def _deadline(handler):
+    def _deadline(handler: Any) -> Optional[float]:
         timeout = handler.head_timeout
         return None if timeout is None else time.monotonic() + timeout
 
-    def _forget(self, selector, connections, conn):
+    def _forget(self, selector: selectors.BaseSelector, connections: _Connections,
+                conn: _Connection) -> None:
         selector.unregister(conn.sock)
         del connections[conn.sock.fileno()]
 
-    def _close(self, selector, connections, conn):
+    def _close(self, selector: selectors.BaseSelector, connections: _Connections,
+               conn: _Connection) -> None:
         self._forget(selector, connections, conn)
         try:
             conn.handler.finish()
@@ -193,9 +205,9 @@ class LoopHTTPServer(HTTPServer):
             pass
         self.shutdown_request(conn.sock)
 
-    def _to_thread(self, handler):
+    def _to_thread(self, handler: Any) -> None:
         """Serve the rest of this connection as ThreadingHTTPServer would."""
-        def run():
+        def run() -> None:
             sock = handler.request
             try:
                 sock.settimeout(handler.timeout)

@@ -12,6 +12,9 @@ Each override keeps the stdlib's contract: same attributes set, same hooks
 called in the same order, same bytes written.
 """
 
+from __future__ import annotations
+
+import email.message
 import email.parser
 import http.client
 import http.server as _stdlib
@@ -20,6 +23,7 @@ import re
 import socket
 import threading
 from http import HTTPStatus
+from typing import Any, NoReturn, Optional, cast
 
 from fasthttp import _core
 from fasthttp._errors import BodyError, HeadError
@@ -29,8 +33,14 @@ from fasthttp._errors import BodyError, HeadError
 # classes and functions below then replace the ones we accelerate.
 globals().update({name: value for name, value in vars(_stdlib).items()
                   if not name.startswith("__")})
+# Two of them spelled out again, for readers and type checkers.
+DEFAULT_ERROR_MESSAGE: str = getattr(_stdlib, "DEFAULT_ERROR_MESSAGE")
+DEFAULT_ERROR_CONTENT_TYPE: str = getattr(_stdlib, "DEFAULT_ERROR_CONTENT_TYPE")
+
 __all__ = list(_stdlib.__all__)
-__version__ = _stdlib.__version__
+__version__: str = getattr(_stdlib, "__version__", "0.6")
+
+_Address = Any          # what socketserver passes as client_address
 
 
 class HTTPServer(_stdlib.HTTPServer):
@@ -47,17 +57,18 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
     daemon_threads = True
 
     #: Simultaneous connections (threads); None for no bound, as the stdlib.
-    max_connections = 1024
+    max_connections: Optional[int] = 1024
 
-    def process_request(self, request, client_address):
+    def process_request(self, request: Any, client_address: _Address) -> None:
         if self.max_connections is None:
-            return super().process_request(request, client_address)
-        slots = self.__dict__.get("_fh_slots")
+            super().process_request(request, client_address)
+            return
+        slots: Optional[threading.BoundedSemaphore] = self.__dict__.get("_fh_slots")
         if slots is None:
             slots = self._fh_slots = threading.BoundedSemaphore(self.max_connections)
         # Wait for a free slot, but notice shutdown() meanwhile.
         while not slots.acquire(timeout=0.2):
-            if self._BaseServer__shutdown_request:
+            if getattr(self, "_BaseServer__shutdown_request", False):
                 self.shutdown_request(request)
                 return
         try:
@@ -66,7 +77,7 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
             slots.release()
             raise
 
-    def process_request_thread(self, request, client_address):
+    def process_request_thread(self, request: Any, client_address: _Address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -77,7 +88,7 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
 
 # -- request line ----------------------------------------------------------
 
-def _stdlib_version_rules():
+def _stdlib_version_rules() -> tuple[bool, bool]:
     """Which request-version checks does the running http.server make?
 
     3.11+ (and security releases of older lines) reject non-digit and overlong
@@ -85,12 +96,13 @@ def _stdlib_version_rules():
     rather than keying on version numbers.
     """
     class Probe(_stdlib.BaseHTTPRequestHandler):
-        def __init__(self, raw):
+        def __init__(self, raw: bytes) -> None:
             self.raw_requestline = raw
             self.rfile = io.BytesIO(b"\r\n")
             self.rejected = False
 
-        def send_error(self, code, message=None, explain=None):
+        def send_error(self, code: int, message: Optional[str] = None,
+                       explain: Optional[str] = None) -> None:
             self.rejected = True
 
     non_digit = Probe(b"GET / HTTP/+1.1\r\n")
@@ -113,7 +125,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _REQUEST_LINE_CTL = re.compile(r"[\x00-\x08\x0a\x0d-\x1f\x7f]")
 
 
-def _lenient_version_number(version):
+def _lenient_version_number(version: str) -> Optional[tuple[int, int]]:
     """http.server's reading of a version word -> (major, minor) or None."""
     if not version.startswith("HTTP/"):
         return None
@@ -135,14 +147,20 @@ def _lenient_version_number(version):
 class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     __doc__ = _stdlib.BaseHTTPRequestHandler.__doc__
 
-    def setup(self):
+    rfile: Any     # our SocketReader, or what socket.makefile() gives
+    wfile: Any     # our SocketWriter, or what socket.makefile() gives
+    raw_requestline: bytes
+    trailers: email.message.Message
+
+    def setup(self) -> None:
         # socketserver.StreamRequestHandler.setup, with our reader and writer
         # for plain buffered use. An unbuffered rfile (rbufsize = 0, as the
         # CGI handler asks, to hand the socket to a child) or anything that
         # is not a socket keeps the stdlib's files.
         request = self.request
         if self.rbufsize == 0 or not isinstance(request, socket.socket):
-            return super().setup()
+            super().setup()
+            return
         self.connection = request
         if self.timeout is not None:
             request.settimeout(self.timeout)
@@ -153,8 +171,9 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             # not wait on the client's delayed ACK (a 40 ms stall each).
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         if self.wbufsize == 0:
-            self.wfile = _core.SocketWriter(request)
-            self.rfile = _core.SocketReader(request, self.wfile)
+            writer = _core.SocketWriter(request)
+            self.wfile = writer
+            self.rfile = _core.SocketReader(request, writer)
         else:
             self.rfile = _core.SocketReader(request)
             self.wfile = request.makefile("wb", self.wbufsize)
@@ -166,7 +185,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
 
     #: Bytes a whole header block may take (0: no bound). The stdlib bounds
     #: only each line (64 KiB) and the line count (100), about 6.4 MB in all.
-    max_head_bytes = 256 * 1024
+    max_head_bytes: int = 256 * 1024
 
     #: Seconds a client has to send the request line and headers, counted
     #: from when the server starts waiting for them (so it also bounds how
@@ -174,12 +193,12 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     #: which bounds each socket operation, the handler's included. A client
     #: dribbling a byte a second (slowloris) is dropped when it runs out.
     #: None: no bound, as the stdlib.
-    head_timeout = 60.0
+    head_timeout: Optional[float] = 60.0
 
     #: Largest body read_body() accepts, in bytes (None: no bound).
-    max_body_bytes = 64 * 1024 * 1024
+    max_body_bytes: Optional[int] = 64 * 1024 * 1024
 
-    def handle(self):
+    def handle(self) -> None:
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
@@ -191,12 +210,12 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         except BodyError:
             self.close_connection = True
 
-    def _fh_handle_one_request(self):
+    def _fh_handle_one_request(self) -> None:
         if self.head_timeout is not None and type(self.rfile) is _core.SocketReader:
             self.rfile.start_head(self.head_timeout)
         self.handle_one_request()
 
-    def _fh_lenient_request_line(self, requestline):
+    def _fh_lenient_request_line(self, requestline: str) -> Optional[tuple[str, str]]:
         """A request line not in RFC 9112's strict form: http.server's
         word-splitting rules decide (and answer), then we refuse what they let
         through but RFC 9112 forbids. Returns (command, path) or None."""
@@ -242,7 +261,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             return None
         return command, path
 
-    def _fh_reject_head(self, err):
+    def _fh_reject_head(self, err: HeadError) -> bool:
         """Answer a header block the parser refused, as http.server would."""
         if err.kind == "line_too_long":
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -251,7 +270,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         elif err.kind == "too_many_headers":
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                             "Too many headers",
-                            "got more than %d headers" % http.client._MAXHEADERS)
+                            "got more than %d headers" % _max_headers())
         elif err.kind == "head_too_large":
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                             "Request header fields too large", err.reason)
@@ -261,7 +280,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         self.close_connection = True
         return False
 
-    def _fh_check_framing(self):
+    def _fh_check_framing(self) -> bool:
         """Refuse a request whose body length is ambiguous (RFC 9112 6.1-6.3):
         the ways one server reads a body another server would read otherwise
         (request smuggling). Called by parse_request only when the head has a
@@ -290,7 +309,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                                        "unsupported transfer coding (%s)"
                                        % ", ".join(codings[:-1]))
         elif lengths is not None:
-            values = set()
+            values: set[int] = set()
             for field in lengths:
                 digits = field.rstrip(" \t")
                 if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
@@ -302,7 +321,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                                        "conflicting Content-Length values")
         return True
 
-    def _fh_refuse(self, status, reason):
+    def _fh_refuse(self, status: HTTPStatus, reason: str) -> bool:
         self.close_connection = True
         if status == HTTPStatus.BAD_REQUEST:
             self.send_error(status, "Bad request (%s)" % reason)
@@ -312,7 +331,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
 
     # -- the request body (beyond the stdlib) --------------------------------
 
-    def read_body(self, limit=None):
+    def read_body(self, limit: Optional[int] = None) -> bytes:
         """Read and return the request body, as its headers frame it.
 
         Reads exactly Content-Length bytes, or decodes a chunked body (chunk
@@ -333,29 +352,29 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         headers = self.headers
         if headers.get("Transfer-Encoding") is not None:
             return self._fh_read_chunked(limit)
-        length = headers.get("Content-Length")
-        if length is None:
+        length_field = headers.get("Content-Length")
+        if length_field is None:
             return b""
-        length = int(length)
+        length = int(length_field)
         if limit is not None and length > limit:
             self._fh_body_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                 "body larger than %d bytes" % limit)
-        body = self.rfile.read(length)
+        body: bytes = self.rfile.read(length)
         if len(body) < length:
             self._fh_body_error(HTTPStatus.BAD_REQUEST, "body cut short")
         return body
 
     _MAX_CHUNK_LINE = 4096      # a chunk-size line, extensions included
 
-    def _fh_read_chunked(self, limit):
+    def _fh_read_chunked(self, limit: Optional[int]) -> bytes:
         rfile = self.rfile
-        parts = []
+        parts: list[bytes] = []
         total = 0
         while True:
             line = rfile.readline(self._MAX_CHUNK_LINE + 1)
             match = _CHUNK_SIZE_LINE.fullmatch(line)
             if match is None:
-                self._fh_body_error(HTTPStatus.BAD_REQUEST, "invalid chunk size line")
+                return self._fh_body_error(HTTPStatus.BAD_REQUEST, "invalid chunk size line")
             size = int(match.group(1), 16)
             if size == 0:
                 break
@@ -371,27 +390,38 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                 self._fh_body_error(HTTPStatus.BAD_REQUEST, "invalid chunk data")
             parts.append(data)
         try:
-            trailers = _core.read_headers(rfile, http.client._MAXLINE,
-                                          http.client._MAXHEADERS,
+            trailers = _core.read_headers(rfile, _max_line(), _max_headers(),
                                           self.max_head_bytes)
         except HeadError as err:
-            self._fh_body_error(HTTPStatus.BAD_REQUEST, "trailer: " + err.reason)
+            return self._fh_body_error(HTTPStatus.BAD_REQUEST, "trailer: " + err.reason)
         if trailers:
             self.trailers = self._fh_exact_message(trailers)
         return b"".join(parts)
 
-    def _fh_body_error(self, status, reason):
+    def _fh_body_error(self, status: HTTPStatus, reason: str) -> NoReturn:
         self._fh_refuse(status, reason)
         raise BodyError(int(status), reason)
 
-    def _fh_exact_message(self, pairs):
+    def _fh_exact_message(self, pairs: list[tuple[str, str]]) -> email.message.Message:
         """The headers as email.parser builds them, for a custom MessageClass
         or a Content-Type that makes it look for a multipart/message body.
         (The fast path fills in a plain HTTPMessage directly.) We re-serialize
         the checked pairs: the parser strips the same leading whitespace we
         did and keeps the trailing, so the result is the stdlib's."""
         text = "".join(["%s: %s\r\n" % pair for pair in pairs]) + "\r\n"
-        return email.parser.Parser(_class=self.MessageClass).parsestr(text)
+        message: email.message.Message = email.parser.Parser(
+            _class=self.MessageClass).parsestr(text)
+        return message
+
+
+def _max_line() -> int:
+    """http.client's line limit, read when used (tests patch it)."""
+    return cast(int, getattr(http.client, "_MAXLINE"))
+
+
+def _max_headers() -> int:
+    """http.client's header-count limit, read when used (tests patch it)."""
+    return cast(int, getattr(http.client, "_MAXHEADERS"))
 
 
 for _name, _method in _core.handler_methods.items():
@@ -413,10 +443,10 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler,
     __doc__ = _stdlib.CGIHTTPRequestHandler.__doc__
 
 
-def test(HandlerClass=BaseHTTPRequestHandler, ServerClass=ThreadingHTTPServer,
-         *args, **kwargs):
+def test(HandlerClass: Any = BaseHTTPRequestHandler, ServerClass: Any = ThreadingHTTPServer,
+         *args: Any, **kwargs: Any) -> None:
     """http.server.test() with fasthttp's classes as defaults."""
-    return _stdlib.test(HandlerClass, ServerClass, *args, **kwargs)
+    getattr(_stdlib, "test")(HandlerClass, ServerClass, *args, **kwargs)
 
 
 # CPython 3.14 added HTTPSServer / ThreadingHTTPSServer to http.server; ours

@@ -421,7 +421,8 @@ def _inject_reason(h):
 def _inject_split(h):
     # A whole second response in the header value (response splitting).
     h.send_response(200)
-    h.send_header("X-Value", "a\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nSet-Cookie: injected=1")
+    h.send_header("X-Value", "a\r\nContent-Length: 0\r\n\r\n"
+                             "HTTP/1.1 200 OK\r\nSet-Cookie: injected=1")
     h.send_header("Content-Length", "0")
     h.end_headers()
 
