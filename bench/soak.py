@@ -772,14 +772,19 @@ def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_eve
         "%d invalid; %d aborted mid-request by the client; %d connections"
         % (st["sent"], warm["sent"], duration, st["sent"] / max(duration, 1e-9), st["expected"],
            answered, st["invalid"], st["aborted"], st["connections"]))
-    details = sorted((k, v) for k, v in st.items()
-                     if k.startswith(("missing:", "unexpected:", "not-closed:", "client")))
-    for k, v in details:
+    details = sorted(((k, v) for k, v in st.items()
+                      if k.startswith(("missing:", "unexpected:", "not-closed:", "client"))),
+                     key=lambda kv: (-kv[1], kv[0]))
+    for k, v in details[:30]:
         say("  %s: %d" % (k, v))
+    if len(details) > 30:
+        say("  ... and %d more kinds (%d in all)" % (len(details) - 30,
+                                                     sum(v for _, v in details[30:])))
     warm_bad = {k: v for k, v in warm.items()
                 if k.startswith(("missing", "unexpected", "not-closed", "client"))}
     if warm_bad:
-        say("warm-up problems: %s" % warm_bad)
+        say("warm-up problems: %s" % ", ".join(
+            "%s: %d" % kv for kv in sorted(warm_bad.items(), key=lambda kv: -kv[1])[:10]))
         check(False, "warm-up without missing/unexpected answers")
     say("server tracebacks on stderr: %d%s" % (tracebacks, (" (" + ", ".join(
         "%s x%d" % kv for kv in exc_lines.most_common(5)) + ")") if exc_lines else ""))

@@ -9,11 +9,19 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_Copy, PyDict_GetItem
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
 from cpython.object cimport PyObject
-from libc.string cimport memchr, memcpy, memmove, memset, strlen
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset, strlen
 
 from fasthttp._cparser cimport *
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void *PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    int PyUnicode_1BYTE_KIND
 
 import io
 import socket
@@ -54,12 +62,48 @@ cdef inline str _latin1(const char *base, fh_span span):
     return PyUnicode_DecodeLatin1(base + span.off, <Py_ssize_t>span.len, NULL)
 
 
-cdef list _header_pairs(const char *base, const fh_header *hs, size_t n):
-    cdef list pairs = []
+# Header names repeat from request to request: keep the str of each recent
+# one (direct-mapped by a hash of its bytes) and hand out the same object.
+cdef enum:
+    NAME_CACHE = 256
+    NAME_CACHE_MAX_LEN = 40
+cdef list _name_cache = [None] * NAME_CACHE
+
+
+cdef str _header_name(const char *p, size_t n):
     cdef size_t i
+    cdef unsigned int h = 2166136261u
+    cdef object cached
+    if n > NAME_CACHE_MAX_LEN:
+        return PyUnicode_DecodeLatin1(p, <Py_ssize_t>n, NULL)
     for i in range(n):
-        pairs.append((_latin1(base, hs[i].name), _latin1(base, hs[i].value)))
+        h = (h ^ <unsigned char>p[i]) * 16777619u
+    h %= NAME_CACHE
+    cached = _name_cache[h]
+    if (cached is not None and <size_t>PyUnicode_GET_LENGTH(cached) == n and
+            memcmp(PyUnicode_DATA(cached), p, n) == 0):
+        return <str>cached
+    name = PyUnicode_DecodeLatin1(p, <Py_ssize_t>n, NULL)
+    _name_cache[h] = name       # names are tokens: ASCII, one byte a character
+    return name
+
+
+cdef list _header_pairs(const char *base, const fh_header *hs, size_t n):
+    cdef list pairs = PyList_New(<Py_ssize_t>n)
+    cdef size_t i
+    cdef tuple pair
+    for i in range(n):
+        pair = (_header_name(base + hs[i].name.off, hs[i].name.len),
+                _latin1(base, hs[i].value))
+        Py_INCREF(pair)
+        PyList_SET_ITEM(pairs, <Py_ssize_t>i, pair)
     return pairs
+
+
+cdef bint _value_is(const char *base, fh_span value, const char *lower, size_t n):
+    """Is the whole value `lower` (ASCII), ignoring case? Values hold no CR or
+    control bytes, so |0x20 folds only letters onto letters here."""
+    return _name_is(base, value, lower, n)
 
 
 cdef bint _name_is(const char *base, fh_span name, const char *lower, size_t n):
@@ -94,11 +138,18 @@ cdef bint _mentions_body_type(const char *base, fh_span value):
             _contains_folded(base + value.off, value.len, b"message", 7))
 
 
+cdef enum:
+    CONN_OTHER = 0              # no Connection header, or another value
+    CONN_CLOSE = 1              # the first one is "close" (any case)
+    CONN_KEEP_ALIVE = 2         # the first one is "keep-alive" (any case)
+
+
 cdef class _Head:
-    """A parsed header block plus what parse_request needs to know of it."""
+    """A parsed header block plus what parse_request needs to know of it
+    (http.server compares the whole first value, lowercased)."""
     cdef list pairs
-    cdef object connection      # first Connection value, or None
-    cdef object expect          # first Expect value, or None
+    cdef int connection         # CONN_*
+    cdef bint expect_continue   # the first Expect is "100-continue"
     cdef bint exotic_type       # first Content-Type may be multipart/message
     cdef bint framing           # has Content-Length or Transfer-Encoding
 
@@ -106,17 +157,22 @@ cdef class _Head:
 cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     cdef _Head head = _Head.__new__(_Head)
     cdef size_t i
-    cdef bint seen_type = False
+    cdef bint seen_type = False, seen_connection = False, seen_expect = False
     head.pairs = _header_pairs(base, hs, n)
-    head.connection = None
-    head.expect = None
+    head.connection = CONN_OTHER
+    head.expect_continue = False
     head.exotic_type = False
     head.framing = False
     for i in range(n):
-        if head.connection is None and _name_is(base, hs[i].name, b"connection", 10):
-            head.connection = head.pairs[i][1]
-        elif head.expect is None and _name_is(base, hs[i].name, b"expect", 6):
-            head.expect = head.pairs[i][1]
+        if not seen_connection and _name_is(base, hs[i].name, b"connection", 10):
+            seen_connection = True
+            if _value_is(base, hs[i].value, b"close", 5):
+                head.connection = CONN_CLOSE
+            elif _value_is(base, hs[i].value, b"keep-alive", 10):
+                head.connection = CONN_KEEP_ALIVE
+        elif not seen_expect and _name_is(base, hs[i].name, b"expect", 6):
+            seen_expect = True
+            head.expect_continue = _value_is(base, hs[i].value, b"100-continue", 12)
         elif not seen_type and _name_is(base, hs[i].name, b"content-type", 12):
             seen_type = True
             head.exotic_type = _mentions_body_type(base, hs[i].value)
@@ -137,28 +193,22 @@ def parse_request_line(bytes line):
             rl.version_major, rl.version_minor)
 
 
-cdef class _HeaderSlots:
-    """Output array for the parser: on the stack for the usual limit,
-    on the heap when a server raises max_lines beyond it."""
-    cdef fh_header stack[STACK_HEADERS]
+cdef class _HeapSlots:
+    """Parser output for a server that raises max_lines past STACK_HEADERS
+    (the usual limit fits in a C array on the caller's stack)."""
     cdef fh_header *slots
     cdef size_t cap
 
     def __cinit__(self, size_t max_lines):
-        if max_lines <= STACK_HEADERS:
-            self.slots = self.stack
-            self.cap = STACK_HEADERS
-        else:
-            if max_lines > (<size_t>-1) // sizeof(fh_header):
-                raise MemoryError("max_lines too large")
-            self.slots = <fh_header *>malloc(max_lines * sizeof(fh_header))
-            if self.slots == NULL:
-                raise MemoryError()
-            self.cap = max_lines
+        if max_lines > (<size_t>-1) // sizeof(fh_header):
+            raise MemoryError("max_lines too large")
+        self.slots = <fh_header *>malloc(max_lines * sizeof(fh_header))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.cap = max_lines
 
     def __dealloc__(self):
-        if self.slots != self.stack:
-            free(self.slots)
+        free(self.slots)
 
 
 def read_headers(rfile, size_t max_line=65536, size_t max_lines=100,
@@ -177,8 +227,16 @@ cdef _Head _read_head(rfile, size_t max_line, size_t max_lines, size_t max_head)
         return (<SocketReader>rfile)._read_head(max_line, max_lines, max_head)
     if type(rfile) is io.BytesIO:
         return _read_head_bytesio(rfile, max_line, max_lines, max_head)
+    return _read_head_lines(rfile, max_line, max_lines, max_head)
+
+
+cdef _Head _read_head_lines(rfile, size_t max_line, size_t max_lines, size_t max_head):
+    """Any file object: line by line, as http.client.parse_headers reads."""
     cdef fh_headers p
-    cdef _HeaderSlots out = _HeaderSlots(max_lines)
+    cdef fh_header stack_slots[STACK_HEADERS]
+    cdef _HeapSlots heap = _HeapSlots(max_lines) if max_lines > STACK_HEADERS else None
+    cdef fh_header *slots = heap.slots if heap is not None else stack_slots
+    cdef size_t cap = heap.cap if heap is not None else STACK_HEADERS
     cdef bytearray data = bytearray()
     cdef long r
     fh_headers_init(&p, max_line, max_lines, max_head)
@@ -190,12 +248,12 @@ cdef _Head _read_head(rfile, size_t max_line, size_t max_lines, size_t max_head)
             data += line
             r = fh_parse_headers(&p, PyByteArray_AS_STRING(data),
                                  <size_t>PyByteArray_GET_SIZE(data),
-                                 out.slots, out.cap)
+                                 slots, cap)
             if r == FH_INCOMPLETE:
                 continue
         if r < 0:
             raise _head_error(r)
-        return _make_head(PyByteArray_AS_STRING(data), out.slots, p.count)
+        return _make_head(PyByteArray_AS_STRING(data), slots, p.count)
 
 
 import email.policy
@@ -203,6 +261,22 @@ import http.client
 from http import HTTPStatus
 
 cdef object _HTTPMessage = http.client.HTTPMessage
+cdef tuple _NO_ARGS = ()
+
+
+cdef extern from *:
+    """
+    /* type.__new__(type): the type's tp_new slot, called directly. */
+    static PyObject *fh_new_instance(PyObject *type, PyObject *args) {
+        return ((PyTypeObject *)type)->tp_new((PyTypeObject *)type, args, NULL);
+    }
+    """
+    object fh_new_instance(object type, object args)
+
+
+cdef inline object _new_message():
+    """HTTPMessage.__new__(HTTPMessage), without the method lookup."""
+    return fh_new_instance(_HTTPMessage, _NO_ARGS)
 cdef object _http_client = http.client
 cdef dict _MESSAGE_TEMPLATE = dict(
     policy=email.policy.compat32, _headers=None, _unixfrom=None, _payload="",
@@ -215,6 +289,7 @@ def parse_request(handler):
     same steps in Python, and server.py for the rare paths both call."""
     cdef fh_request_line rl
     cdef const char *p
+    cdef Py_ssize_t n
     cdef _Head head
     cdef dict state
     handler.command = None
@@ -224,29 +299,38 @@ def parse_request(handler):
     if type(raw) is not bytes:
         raw = bytes(raw)
     p = PyBytes_AS_STRING(raw)
-    requestline = PyUnicode_DecodeLatin1(p, PyBytes_GET_SIZE(raw), NULL).rstrip("\r\n")
+    n = PyBytes_GET_SIZE(raw)
+    while n > 0 and (p[n - 1] == b'\r' or p[n - 1] == b'\n'):   # rstrip('\r\n')
+        n -= 1
+    requestline = PyUnicode_DecodeLatin1(p, n, NULL)
     handler.requestline = requestline
+    protocol_version = handler.protocol_version
 
     if fh_parse_request_line(p, <size_t>PyBytes_GET_SIZE(raw), &rl) == FH_OK:
         command = _latin1(p, rl.method)
-        path = _latin1(p, rl.target)
         if ((rl.version_major > 1 or (rl.version_major == 1 and rl.version_minor >= 1))
-                and handler.protocol_version >= "HTTP/1.1"):
+                and protocol_version >= "HTTP/1.1"):
             handler.close_connection = False
         if rl.version_major >= 2:
             handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                                "Invalid HTTP version (%d.%d)"
                                % (rl.version_major, rl.version_minor))
             return False
-        handler.request_version = requestline[len(requestline) - 8:]
+        handler.request_version = _latin1(p, fh_span(n - 8, 8))
+        if rl.target.len >= 2 and p[rl.target.off] == b'/' and p[rl.target.off + 1] == b'/':
+            path = "/" + _latin1(p, rl.target).lstrip("/")
+        else:
+            path = _latin1(p, rl.target)
     else:
         words = handler._fh_lenient_request_line(requestline)
         if words is None:
             return False
         command, path = words
+        # gh-87389: '//host/path' would read as a scheme-relative URL in a
+        # redirect, so the stdlib reduces leading slashes to one.
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
     handler.command = command
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
     handler.path = path
 
     rfile = handler.rfile
@@ -259,76 +343,75 @@ def parse_request(handler):
         (<SocketReader>rfile).end_head()
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not head.exotic_type:
-        headers = _HTTPMessage.__new__(_HTTPMessage)
-        state = _MESSAGE_TEMPLATE.copy()
+        headers = _new_message()
+        state = PyDict_Copy(_MESSAGE_TEMPLATE)
         state["_headers"] = head.pairs
         state["defects"] = []
-        headers.__dict__.update(state)
-        connection = "" if head.connection is None else head.connection
-        expect = "" if head.expect is None else head.expect
+        PyObject_GenericSetDict(headers, state, NULL)
+        connection = head.connection
+        expect_continue = head.expect_continue
     else:
         headers = handler._fh_exact_message(head.pairs)
-        connection = headers.get("Connection", "")
-        expect = headers.get("Expect", "")
+        connection_value = headers.get("Connection", "").lower()
+        connection = (CONN_CLOSE if connection_value == "close" else
+                      CONN_KEEP_ALIVE if connection_value == "keep-alive" else CONN_OTHER)
+        expect_continue = headers.get("Expect", "").lower() == "100-continue"
     handler.headers = headers
     if head.framing and not handler._fh_check_framing():
         return False
 
-    if connection:
-        connection = connection.lower()
-        if connection == "close":
-            handler.close_connection = True
-        elif connection == "keep-alive" and handler.protocol_version >= "HTTP/1.1":
-            handler.close_connection = False
-    if (expect and expect.lower() == "100-continue" and
-            handler.protocol_version >= "HTTP/1.1" and
+    if connection == CONN_CLOSE:
+        handler.close_connection = True
+    elif connection == CONN_KEEP_ALIVE and protocol_version >= "HTTP/1.1":
+        handler.close_connection = False
+    if (expect_continue and protocol_version >= "HTTP/1.1" and
             handler.request_version >= "HTTP/1.1"):
         if not handler.handle_expect_100():
             return False
     return True
 
 
+cdef enum:
+    BYTESIO_PEEK = 256 * 1024   # bytes of an in-memory rfile parsed in one go
+
+
 cdef _Head _read_head_bytesio(rfile, size_t max_line, size_t max_lines,
                               size_t max_head):
     """An in-memory rfile (as in CPython's tests and socketless handlers):
-    parse its remaining bytes in place, then seek past the head. Same result
-    and position as reading it line by line."""
+    parse what it holds in one go, then seek back to just past the head.
+    Same result and position as reading it line by line (which a head
+    longer than BYTESIO_PEEK still gets)."""
     cdef fh_headers p
-    cdef _HeaderSlots out = _HeaderSlots(max_lines)
-    cdef Py_ssize_t pos = rfile.tell()
-    cdef Py_buffer buf
-    cdef Py_ssize_t n
-    cdef const char *base
+    cdef fh_header stack_slots[STACK_HEADERS]
+    cdef _HeapSlots heap = _HeapSlots(max_lines) if max_lines > STACK_HEADERS else None
+    cdef fh_header *slots = heap.slots if heap is not None else stack_slots
+    cdef size_t cap = heap.cap if heap is not None else STACK_HEADERS
+    cdef bytes data = rfile.read(BYTESIO_PEEK)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef const char *base = PyBytes_AS_STRING(data)
     cdef long r
-    cdef size_t stop = 0
+    cdef size_t stop
     cdef const char *lf
-    cdef _Head head = None
-    PyObject_GetBuffer(rfile.getbuffer(), &buf, PyBUF_SIMPLE)
-    try:
-        n = buf.len - pos if buf.len > pos else 0
-        base = <const char *>buf.buf + (pos if n else 0)
-        fh_headers_init(&p, max_line, max_lines, max_head)
-        r = fh_parse_headers(&p, base, <size_t>n, out.slots, out.cap)
-        if r == FH_INCOMPLETE:
-            r = fh_headers_eof(&p, <size_t>n)
-        if r >= 0:
-            head = _make_head(base, out.slots, p.count)
-        else:
-            # Where readline(max_line + 1) would have stopped: after the
-            # line that failed, or max_line + 1 bytes into it.
-            stop = <size_t>n
-            if p.line_start <= stop and max_line < stop - p.line_start:
-                stop = p.line_start + max_line + 1
-            lf = <const char *>memchr(base + p.line_start, b'\n', stop - p.line_start)
-            if lf != NULL:
-                stop = lf - base + 1
-    finally:
-        PyBuffer_Release(&buf)     # before seek(): BytesIO refuses while exported
-    if r < 0:
-        rfile.seek(pos + stop)
-        raise _head_error(r)
-    rfile.seek(pos + r)
-    return head
+    fh_headers_init(&p, max_line, max_lines, max_head)
+    r = fh_parse_headers(&p, base, <size_t>n, slots, cap)
+    if r == FH_INCOMPLETE:
+        if n == BYTESIO_PEEK:
+            rfile.seek(-n, 1)
+            return _read_head_lines(rfile, max_line, max_lines, max_head)
+        r = fh_headers_eof(&p, <size_t>n)
+    if r >= 0:
+        rfile.seek(r - n, 1)
+        return _make_head(base, slots, p.count)
+    # Where readline(max_line + 1) would have stopped: after the line that
+    # failed, or max_line + 1 bytes into it.
+    stop = <size_t>n
+    if p.line_start <= stop and max_line < stop - p.line_start:
+        stop = p.line_start + max_line + 1
+    lf = <const char *>memchr(base + p.line_start, b'\n', stop - p.line_start)
+    if lf != NULL:
+        stop = lf - base + 1
+    rfile.seek(<Py_ssize_t>stop - n, 1)
+    raise _head_error(r)
 
 
 # Header slots for SocketReader.request_state(): used only while it runs,
@@ -541,14 +624,17 @@ cdef class SocketReader:
     cdef _Head _read_head(self, size_t max_line, size_t max_lines,
                           size_t max_head):
         cdef fh_headers p
-        cdef _HeaderSlots out = _HeaderSlots(max_lines)
+        cdef fh_header stack_slots[STACK_HEADERS]
+        cdef _HeapSlots heap = _HeapSlots(max_lines) if max_lines > STACK_HEADERS else None
+        cdef fh_header *slots = heap.slots if heap is not None else stack_slots
+        cdef size_t cap = heap.cap if heap is not None else STACK_HEADERS
         cdef long r
         cdef _Head head
         fh_headers_init(&p, max_line, max_lines, max_head)
         while True:
             r = fh_parse_headers(&p, self._buf() + self._start,
                                  <size_t>(self._end - self._start),
-                                 out.slots, out.cap)
+                                 slots, cap)
             if r == FH_INCOMPLETE:
                 # _fill may slide the buffer: offsets stay relative to _start.
                 if self._fill() == 0:
@@ -557,7 +643,7 @@ cdef class SocketReader:
                     continue
             if r < 0:
                 raise _head_error(r)
-            head = _make_head(self._buf() + self._start, out.slots, p.count)
+            head = _make_head(self._buf() + self._start, slots, p.count)
             self._start += r
             return head
 
@@ -852,6 +938,7 @@ import time as _time
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
+    int PyObject_GenericSetDict(object o, object value, void *context) except -1
 
 cdef extern from "Python.h":
     ctypedef struct _TypeHead "PyTypeObject":
@@ -1040,12 +1127,6 @@ cdef dict _code_texts = {int(status): str(int(status)) for status in HTTPStatus}
 def log_request(self, code="-", size="-"):
     _log_request(self, code, size, _plain(self, H_LOG_LINE))
 
-
-cdef extern from "Python.h":
-    int PyUnicode_KIND(object)
-    void *PyUnicode_DATA(object)
-    Py_ssize_t PyUnicode_GET_LENGTH(object)
-    int PyUnicode_1BYTE_KIND
 
 
 cdef inline bint _latin1_str(object s):
