@@ -344,12 +344,14 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         next request, so keep-alive and pipelining work. The stdlib has no
         such method: there, handlers read ``rfile`` themselves.
         """
-        if self.__dict__.get("_fh_body_read"):
+        # Once per request: the handler (and so this attribute) lives as long
+        # as the connection, each request brings a new headers object.
+        headers = self.headers
+        if self.__dict__.get("_fh_body_of") is headers:
             return b""
-        self._fh_body_read = True
+        self._fh_body_of = headers
         if limit is None:
             limit = self.max_body_bytes
-        headers = self.headers
         if headers.get("Transfer-Encoding") is not None:
             return self._fh_read_chunked(limit)
         length_field = headers.get("Content-Length")

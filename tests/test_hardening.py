@@ -260,3 +260,14 @@ def test_max_connections_bounds_threads():
         httpd.shutdown()
         httpd.server_close()
         thread.join(TIMEOUT)
+
+
+def test_read_body_each_request_of_a_connection(server):
+    # Regression: the handler lives as long as the connection; read_body()
+    # must read every request's body, not only the first one's.
+    raw, _ = converse(server, b"POST /1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                              b"POST /2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+                              b"POST /3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nf"
+                              b"GET /4 HTTP/1.1\r\n\r\n")
+    assert statuses(raw) == [200, 200, 200, 200]
+    assert [c[2] for c in Recorder.calls] == [b"abc", b"de", b"f", b""]
