@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 DIR    ?= .
 
-.PHONY: venv build test test-fast test-cpython bench serve clean
+.PHONY: venv build test test-cpython bench load serve clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -34,6 +34,12 @@ bench: build
 	mkdir -p bench/results
 	$(PY) -m pytest bench/ -q --benchmark-only --benchmark-json bench/results/latest.json
 	$(PY) bench/report.py bench/results/latest.json
+
+# End-to-end load test: each server in its own process on 127.0.0.1, driven by
+# wrk; prints the table and draws bench/results/load.png (the README's chart).
+load: build
+	$(PY) -m pip install -q uvicorn uvloop httptools matplotlib
+	$(PY) bench/load.py --install-wrk --chart bench/results/load.png
 
 # Serve DIR (default: here) on PORT, like `python -m http.server`.
 serve: build

@@ -12,6 +12,7 @@ Servers (bench/servers.py, ``python bench/servers.py KIND PORT``), all answering
   stdlib-tuned    the same + buffered wfile (wbufsize = -1) + TCP_NODELAY
   fasthttp        fasthttp.ThreadingHTTPServer, drop-in (skipped if fasthttp is not importable)
   fasthttp-tuned  the same + stdlib-tuned's two fixes; only when asked for with --servers
+  fasthttp-loop   fasthttp.LoopHTTPServer: the same handler on one event loop
   uvicorn         uvicorn + httptools, asyncio loop, raw ASGI app  } only if uvicorn is
   uvicorn-uvloop  uvicorn + httptools, uvloop loop, raw ASGI app   } importable (--install-peers)
 
@@ -57,7 +58,8 @@ sys.path.insert(0, str(BENCH_DIR))
 import servers  # noqa: E402
 
 ALL_SERVERS = list(servers.KINDS)
-DEFAULT_SERVERS = ["stdlib", "stdlib-tuned", "fasthttp", "uvicorn", "uvicorn-uvloop"]
+DEFAULT_SERVERS = ["stdlib", "stdlib-tuned", "fasthttp", "fasthttp-loop", "uvicorn",
+                   "uvicorn-uvloop"]
 REFERENCES = ["stdlib", "stdlib-tuned", "uvicorn", "uvicorn-uvloop"]
 PEER_PACKAGES = ["uvicorn", "httptools", "uvloop"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -9,6 +9,7 @@ KIND is one of:
                    one send() per response) and TCP_NODELAY (disable_nagle_algorithm)
   fasthttp         fasthttp.ThreadingHTTPServer + fasthttp.BaseHTTPRequestHandler, drop-in
   fasthttp-tuned   the same with stdlib-tuned's two fixes (not in load.py's default set)
+  fasthttp-loop    fasthttp.LoopHTTPServer (one event loop, handlers inline), same handler
   uvicorn          uvicorn, http=httptools, loop=asyncio, raw ASGI hello app
   uvicorn-uvloop   uvicorn, http=httptools, loop=uvloop, raw ASGI hello app
 
@@ -31,7 +32,8 @@ BODY = b"Hello, world!"  # 13 bytes
 assert len(BODY) == 13
 CONTENT_LENGTH = str(len(BODY))
 
-KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "uvicorn", "uvicorn-uvloop")
+KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "fasthttp-loop", "uvicorn",
+         "uvicorn-uvloop")
 
 
 def import_fasthttp():
@@ -109,7 +111,8 @@ def serve_threading(kind: str, port: int) -> None:
     if kind.startswith("fasthttp"):
         fasthttp = import_fasthttp()
         handler = make_hello_handler(fasthttp.BaseHTTPRequestHandler, tuned=(kind == "fasthttp-tuned"))
-        server_cls = fasthttp.ThreadingHTTPServer
+        server_cls = (fasthttp.LoopHTTPServer if kind == "fasthttp-loop"
+                      else fasthttp.ThreadingHTTPServer)
         sys.stderr.write(
             f"fasthttp {getattr(fasthttp, '__version__', '?')} from {fasthttp.__file__}, "
             f"accelerated={getattr(fasthttp, 'accelerated', '?')}\n"

@@ -951,6 +951,7 @@ io.BufferedIOBase.register(SocketWriter)
 import http.server as _http_server
 
 _Stdlib = _http_server.BaseHTTPRequestHandler
+handle_one_request = _Stdlib.handle_one_request
 send_response = _Stdlib.send_response
 send_response_only = _Stdlib.send_response_only
 send_header = _Stdlib.send_header

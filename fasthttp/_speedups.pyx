@@ -284,6 +284,44 @@ cdef dict _MESSAGE_TEMPLATE = dict(
     _default_type="text/plain")
 
 
+cdef object _MISSING = object()
+
+
+def handle_one_request(self):
+    """http.server's handle_one_request, step for step: read the request
+    line, parse_request(), call do_<command>, flush."""
+    try:
+        rfile = self.rfile
+        if type(rfile) is SocketReader:
+            raw = (<SocketReader>rfile)._readline(65537)
+        else:
+            raw = rfile.readline(65537)
+        self.raw_requestline = raw
+        if len(raw) > 65536:
+            self.requestline = ""
+            self.request_version = ""
+            self.command = ""
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        if not raw:
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            return              # an error response has been sent
+        command = self.command
+        method = getattr(self, "do_" + command, _MISSING)
+        if method is _MISSING:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED,
+                            "Unsupported method (%r)" % command)
+            return
+        method()
+        self.wfile.flush()      # send the response if not already done
+    except socket.timeout as e:  # TimeoutError from 3.10 on
+        # A read or a write timed out: discard this connection.
+        self.log_error("Request timed out: %r", e)
+        self.close_connection = True
+
+
 def parse_request(handler):
     """BaseHTTPRequestHandler.parse_request: see fasthttp/_pure.py for the
     same steps in Python, and server.py for the rare paths both call."""
@@ -650,7 +688,9 @@ cdef class SocketReader:
     # -- the io.BufferedReader surface -------------------------------------
 
     def readline(self, size=-1):
-        cdef Py_ssize_t limit = -1 if size is None else size
+        return self._readline(-1 if size is None else size)
+
+    cdef bytes _readline(self, Py_ssize_t limit):
         cdef Py_ssize_t avail, scan
         cdef char *lf
         while True:

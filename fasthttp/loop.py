@@ -28,6 +28,7 @@ What it changes, and how to choose:
 
 from __future__ import annotations
 
+import functools
 import selectors
 import socket
 import threading
@@ -35,7 +36,7 @@ import time
 from typing import Any, Optional
 
 from fasthttp import _core
-from fasthttp.server import HTTPServer
+from fasthttp.server import BaseHTTPRequestHandler, HTTPServer
 
 __all__ = ["LoopHTTPServer"]
 
@@ -122,28 +123,55 @@ class LoopHTTPServer(HTTPServer):
             selector.register(sock, selectors.EVENT_READ, conn)
 
     def _make_handler(self, sock: socket.socket, address: Any) -> Any:
-        """The handler for a new connection, set up but not yet handling:
-        BaseRequestHandler.__init__ without its blocking handle() call."""
-        cls: Any = self.RequestHandlerClass
-        handler = cls.__new__(cls)
-        handler.request = sock
-        handler.client_address = address
-        handler.server = self
+        """The handler for a new connection, created as socketserver does
+        (RequestHandlerClass(request, client_address, server): a class or any
+        factory, e.g. functools.partial(SimpleHTTPRequestHandler, directory=
+        ...)) but with fasthttp's handle() and finish() deferring to this
+        loop. A handler class that replaces handle(), finish() or setup() is
+        served on a thread of its own instead, as ThreadingHTTPServer would."""
+        if not self._inline_capable(self.RequestHandlerClass):
+            self._thread_whole_connection(sock, address)
+            return None
+        self._fh_adopting = sock
         try:
-            handler.setup()
+            handler = self.RequestHandlerClass(sock, address, self)
         except Exception:
             self.handle_error(sock, address)
             self.shutdown_request(sock)
             return None
+        finally:
+            self._fh_adopting = None
         if type(handler.rfile) is not _core.SocketReader or \
                 type(handler.wfile) is not _core.SocketWriter:
-            # A setup() of the handler's own: serve it the threaded way.
-            self._to_thread(handler)
+            self._to_thread(handler)        # a setup() of the handler's own
             return None
         handler.rfile.io_timeout = handler.wfile.io_timeout = self.io_timeout
-        handler.wfile.gather = True       # one send() per response
+        handler.wfile.gather = True         # one send() per response
         handler.close_connection = True
         return handler
+
+    _fh_adopting: Optional[socket.socket] = None
+
+    @staticmethod
+    def _inline_capable(factory: Any) -> bool:
+        while isinstance(factory, functools.partial):
+            factory = factory.func
+        return (isinstance(factory, type) and issubclass(factory, BaseHTTPRequestHandler)
+                and factory.handle is BaseHTTPRequestHandler.handle
+                and factory.finish is BaseHTTPRequestHandler.finish)
+
+    def _thread_whole_connection(self, sock: socket.socket, address: Any) -> None:
+        """Serve a connection the ThreadingHTTPServer way, from accept on."""
+        def run() -> None:
+            try:
+                sock.setblocking(True)
+                self.finish_request(sock, address)
+            except Exception:
+                self.handle_error(sock, address)
+            finally:
+                self.shutdown_request(sock)
+
+        threading.Thread(target=run, daemon=True).start()
 
     def _serve(self, selector: selectors.BaseSelector, connections: _Connections,
                conn: _Connection) -> None:

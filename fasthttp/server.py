@@ -202,6 +202,8 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
+        if getattr(self.server, "_fh_adopting", None) is self.request:
+            return      # LoopHTTPServer is creating us; its loop will call us
         self.close_connection = True
         try:
             self._fh_handle_one_request()
@@ -209,6 +211,11 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                 self._fh_handle_one_request()
         except BodyError:
             self.close_connection = True
+
+    def finish(self) -> None:
+        if getattr(self.server, "_fh_adopting", None) is self.request:
+            return      # as in handle(): not yet, the loop will call us
+        super().finish()
 
     def _fh_handle_one_request(self) -> None:
         if self.head_timeout is not None and type(self.rfile) is _core.SocketReader:

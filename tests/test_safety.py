@@ -371,9 +371,9 @@ def test_symlinks_are_followed_exactly_like_the_stdlib(pool, tree, target):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(strict=True, reason="LoopHTTPServer creates handlers without calling "
-                   "__init__ (fasthttp/loop.py _make_handler): SimpleHTTPRequestHandler has no "
-                   "`directory`, and a functools.partial handler makes serve_forever raise")
+# Regression: LoopHTTPServer used to create handlers without calling the
+# factory, so SimpleHTTPRequestHandler had no `directory` and a
+# functools.partial factory broke serve_forever.
 def test_file_handler_on_the_loop_server(tree):
     httpd = fasthttp.LoopHTTPServer(("127.0.0.1", 0), file_handler(fasthttp, tree / "root"))
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
