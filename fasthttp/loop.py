@@ -133,8 +133,9 @@ class LoopHTTPServer(HTTPServer):
             self._thread_whole_connection(sock, address)
             return None
         self._fh_adopting = sock
+        factory: Any = self.RequestHandlerClass
         try:
-            handler = self.RequestHandlerClass(sock, address, self)
+            handler = factory(sock, address, self)
         except Exception:
             self.handle_error(sock, address)
             self.shutdown_request(sock)
