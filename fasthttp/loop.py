@@ -29,6 +29,7 @@ What it changes, and how to choose:
 from __future__ import annotations
 
 import functools
+import select
 import selectors
 import socket
 import threading
@@ -53,6 +54,41 @@ class _Connection:
 _Connections = dict[int, _Connection]
 
 
+class _Poller:
+    """Readiness of file descriptors for reading: epoll or poll where the OS
+    has them (no per-event Python objects, unlike selectors), else selectors."""
+
+    def __init__(self) -> None:
+        self._epoll = getattr(select, "epoll", None)
+        self._impl: Any
+        if self._epoll is not None:
+            self._impl = select.epoll()
+        elif hasattr(select, "poll"):
+            self._impl = select.poll()
+        else:
+            self._impl = selectors.DefaultSelector()
+
+    def register(self, sock: socket.socket) -> None:
+        if isinstance(self._impl, selectors.BaseSelector):
+            self._impl.register(sock, selectors.EVENT_READ)
+        else:
+            self._impl.register(sock.fileno(), select.POLLIN)
+
+    def unregister(self, fd: int) -> None:
+        self._impl.unregister(fd)
+
+    def ready(self, timeout: float) -> list[int]:
+        if self._epoll is not None:
+            return [fd for fd, _ in self._impl.poll(timeout)]
+        if isinstance(self._impl, selectors.BaseSelector):
+            return [key.fd for key, _ in self._impl.select(timeout)]
+        return [fd for fd, _ in self._impl.poll(timeout * 1000)]
+
+    def close(self) -> None:
+        if hasattr(self._impl, "close"):
+            self._impl.close()
+
+
 class LoopHTTPServer(HTTPServer):
     """HTTPServer serving all connections from one selector loop; see the
     module documentation for what that keeps and what it changes."""
@@ -72,18 +108,21 @@ class LoopHTTPServer(HTTPServer):
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._fh_stop = False
         stopped = self._fh_stopped = threading.Event()
-        selector = selectors.DefaultSelector()
+        selector = _Poller()
         connections: _Connections = {}
         self.socket.setblocking(False)
-        selector.register(self.socket, selectors.EVENT_READ, None)
+        listener = self.socket.fileno()
+        selector.register(self.socket)
         next_sweep = time.monotonic() + 1.0
         try:
             while not self._fh_stop:
-                for key, _ in selector.select(poll_interval):
-                    if key.data is None:
+                for fd in selector.ready(poll_interval):
+                    if fd == listener:
                         self._accept(selector, connections)
                     else:
-                        self._serve(selector, connections, key.data)
+                        conn = connections.get(fd)
+                        if conn is not None:
+                            self._serve(selector, connections, conn)
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(selector, connections, now)
@@ -103,7 +142,7 @@ class LoopHTTPServer(HTTPServer):
 
     # -- the loop's steps ----------------------------------------------------
 
-    def _accept(self, selector: selectors.BaseSelector, connections: _Connections) -> None:
+    def _accept(self, selector: _Poller, connections: _Connections) -> None:
         for _ in range(64):             # a burst, but let the others run too
             try:
                 sock, address = self.socket.accept()
@@ -120,7 +159,7 @@ class LoopHTTPServer(HTTPServer):
                 continue
             conn = _Connection(sock, handler, self._deadline(handler))
             connections[sock.fileno()] = conn
-            selector.register(sock, selectors.EVENT_READ, conn)
+            selector.register(sock)
 
     def _make_handler(self, sock: socket.socket, address: Any) -> Any:
         """The handler for a new connection, created as socketserver does
@@ -174,7 +213,7 @@ class LoopHTTPServer(HTTPServer):
 
         threading.Thread(target=run, daemon=True).start()
 
-    def _serve(self, selector: selectors.BaseSelector, connections: _Connections,
+    def _serve(self, selector: _Poller, connections: _Connections,
                conn: _Connection) -> None:
         handler = conn.handler
         rfile = handler.rfile
@@ -206,7 +245,7 @@ class LoopHTTPServer(HTTPServer):
             if not rfile.buffered():
                 return
 
-    def _sweep(self, selector: selectors.BaseSelector, connections: _Connections,
+    def _sweep(self, selector: _Poller, connections: _Connections,
                now: float) -> None:
         """Drop connections whose request head is overdue (slowloris)."""
         for conn in [c for c in connections.values()
@@ -220,12 +259,13 @@ class LoopHTTPServer(HTTPServer):
         timeout = handler.head_timeout
         return None if timeout is None else time.monotonic() + timeout
 
-    def _forget(self, selector: selectors.BaseSelector, connections: _Connections,
+    def _forget(self, selector: _Poller, connections: _Connections,
                 conn: _Connection) -> None:
-        selector.unregister(conn.sock)
-        del connections[conn.sock.fileno()]
+        fd = conn.sock.fileno()
+        selector.unregister(fd)
+        del connections[fd]
 
-    def _close(self, selector: selectors.BaseSelector, connections: _Connections,
+    def _close(self, selector: _Poller, connections: _Connections,
                conn: _Connection) -> None:
         self._forget(selector, connections, conn)
         try:

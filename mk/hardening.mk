@@ -106,19 +106,22 @@ valgrind: $(FUZZ_BIN)/test_parser_plain $(FUZZ_BIN)/fuzz_replay_plain build
 # report from a subprocess or one a test swallowed still fails the target.
 # The extension is rebuilt normally at the end, whatever the outcome.
 ASAN_LIB  = $(shell $(HARDEN_CC) -print-file-name=libasan.so)
+# The interpreter that runs setup.py (any with Cython and a setuptools that
+# reads pyproject.toml); pytest runs on $(PY).
+SETUP_PY ?= $(PY)
 ASAN_LOGS := $(FUZZ_WORK)/asan-logs
 
 test-asan: venv
 	@rm -rf $(ASAN_LOGS); mkdir -p $(ASAN_LOGS)
 	FASTHTTP_REQUIRE_EXTENSION=1 CC=$(HARDEN_CC) \
 	    FASTHTTP_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    $(PY) setup.py -q build_ext --inplace --force --build-temp build/asan
+	    $(SETUP_PY) setup.py -q build_ext --inplace --force --build-temp build/asan
 	LD_PRELOAD=$(ASAN_LIB) \
 	    ASAN_OPTIONS=detect_leaks=0,abort_on_error=1,log_path=$(CURDIR)/$(ASAN_LOGS)/asan \
 	    UBSAN_OPTIONS=halt_on_error=1,print_stacktrace=1,log_path=$(CURDIR)/$(ASAN_LOGS)/ubsan \
 	    $(PY) -m pytest tests -q -p no:cacheprovider; \
 	status=$$?; \
-	FASTHTTP_REQUIRE_EXTENSION=1 $(PY) setup.py -q build_ext --inplace --force; \
+	FASTHTTP_REQUIRE_EXTENSION=1 $(SETUP_PY) setup.py -q build_ext --inplace --force; \
 	if ls $(ASAN_LOGS)/* >/dev/null 2>&1; then \
 	    echo "test-asan: sanitizer reports:"; cat $(ASAN_LOGS)/*; exit 1; fi; \
 	echo "test-asan: pytest exit $$status, no sanitizer report"; exit $$status
