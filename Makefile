@@ -11,7 +11,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "Cython>=3" setuptools wheel \
+	$(PY) -m pip install -q -U "setuptools>=77" wheel "Cython>=3" \
 	    pytest hypothesis httptools pytest-benchmark
 	touch $@
 
