@@ -208,7 +208,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
-        if getattr(self.server, "_fh_adopting", None) is self.request:
+        if self._fh_adopted_by_loop():
             return      # LoopHTTPServer is creating us; its loop will call us
         self.close_connection = True
         try:
@@ -219,9 +219,13 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def finish(self) -> None:
-        if getattr(self.server, "_fh_adopting", None) is self.request:
+        if self._fh_adopted_by_loop():
             return      # as in handle(): not yet, the loop will call us
         super().finish()
+
+    def _fh_adopted_by_loop(self) -> bool:
+        adopting = getattr(self.server, "_fh_adopting", None)
+        return adopting is not None and adopting is self.request
 
     def _fh_handle_one_request(self) -> None:
         if self.head_timeout is not None and type(self.rfile) is _core.SocketReader:
