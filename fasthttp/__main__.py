@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.tls_cert:
             parser.error("--tls-password-file requires --tls-cert to be set")
         try:
-            with open(args.tls_password_file, "r", encoding="utf-8") as f:
+            with open(args.tls_password_file, encoding="utf-8") as f:
                 tls_password = f.read().strip()
         except OSError as e:
             parser.error(f"Failed to read TLS password file: {e}")

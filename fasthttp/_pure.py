@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.policy
 import http.client as _http_client
+import http.server as _http_server
 import io
 import re
 import select as _select
@@ -947,8 +948,6 @@ io.BufferedIOBase.register(SocketWriter)
 # The pure path's response methods are http.server's own; only the two
 # timestamps are cached per second, as the .pyx does. (The .pyx re-implements
 # the rest in C with the same output, calling overridden hooks through self.)
-
-import http.server as _http_server
 
 _Stdlib = _http_server.BaseHTTPRequestHandler
 handle_one_request = _Stdlib.handle_one_request

@@ -6,7 +6,6 @@ Python; fasthttp/_core.py picks one. Tests run against both.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
 from cpython.dict cimport PyDict_Copy, PyDict_GetItem
@@ -542,7 +541,6 @@ cdef class SocketReader:
 
     cdef Py_ssize_t _fill(self) except -1:
         """One recv into the buffer; returns the byte count (0 at EOF)."""
-        cdef Py_ssize_t n
         if self._closed:
             raise ValueError("I/O operation on closed file.")
         if self._start == self._end:
@@ -707,7 +705,6 @@ cdef class SocketReader:
     def read(self, size=-1):
         cdef Py_ssize_t want = -1 if size is None else size
         cdef Py_ssize_t avail = self._end - self._start
-        cdef Py_ssize_t n
         if self._closed:
             raise ValueError("I/O operation on closed file.")
         if want < 0:
@@ -974,7 +971,6 @@ io.BufferedIOBase.register(SocketWriter)
 # calls into our own, unchanged implementations are made directly.
 
 import sys
-import time as _time
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
@@ -1012,7 +1008,7 @@ cdef enum:
     MASK_CACHE = 64             # classes remembered (direct-mapped by address)
 
 cdef dict _reference_hooks = {}     # hook name -> fasthttp's own object
-cdef PyObject *_hook_names[N_HOOKS] # the names, for C-level dict lookups
+cdef PyObject *_hook_names[N_HOOKS]  # the names, for C-level dict lookups
 
 ctypedef struct _MaskEntry:
     void *cls
@@ -1078,7 +1074,8 @@ cdef str _log_text = ""
 # imports us before install() can run.)
 import http.server as _stdlib_server
 cdef object _stdlib_date_time_string = _stdlib_server.BaseHTTPRequestHandler.date_time_string
-cdef object _stdlib_log_date_time_string = _stdlib_server.BaseHTTPRequestHandler.log_date_time_string
+cdef object _stdlib_log_date_time_string = (
+    _stdlib_server.BaseHTTPRequestHandler.log_date_time_string)
 
 
 cdef inline long _wall_second():
@@ -1120,7 +1117,6 @@ def log_date_time_string(self):
 cdef bint _needs_escaping(str message):
     """Would http.server's _control_char_table change this message?
     (C0 and C1 controls, DEL, and the backslash it doubles.)"""
-    cdef Py_ssize_t i
     cdef Py_UCS4 c
     for c in message:
         if c < 0x20 or c == 0x5c or (0x7f <= c < 0xa0):
@@ -1132,8 +1128,8 @@ cdef _write_log_line(self, str format, tuple args):
     message = format % args
     if _needs_escaping(message):
         message = message.translate(self._control_char_table)
-    sys.stderr.write("%s - - [%s] %s\n" % (self.client_address[0],
-                                            _current_log_date(self), message))
+    line = "%s - - [%s] %s\n" % (self.client_address[0], _current_log_date(self), message)
+    sys.stderr.write(line)
 
 
 def log_message(self, format, *args):
@@ -1168,7 +1164,6 @@ def log_request(self, code="-", size="-"):
     _log_request(self, code, size, _plain(self, H_LOG_LINE))
 
 
-
 cdef inline bint _latin1_str(object s):
     return type(s) is str and PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND
 
@@ -1181,12 +1176,17 @@ cdef bytes _line3(str a, const char *sep, str b, const char *sep2, str c):
     cdef size_t ns = strlen(sep), ns2 = strlen(sep2)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, na + ns + nb + ns2 + nc + 2)
     cdef char *w = PyBytes_AS_STRING(out)
-    memcpy(w, PyUnicode_DATA(a), na); w += na
-    memcpy(w, sep, ns); w += ns
-    memcpy(w, PyUnicode_DATA(b), nb); w += nb
-    memcpy(w, sep2, ns2); w += ns2
+    memcpy(w, PyUnicode_DATA(a), na)
+    w += na
+    memcpy(w, sep, ns)
+    w += ns
+    memcpy(w, PyUnicode_DATA(b), nb)
+    w += nb
+    memcpy(w, sep2, ns2)
+    w += ns2
     if nc:
-        memcpy(w, PyUnicode_DATA(c), nc); w += nc
+        memcpy(w, PyUnicode_DATA(c), nc)
+        w += nc
     w[0] = 13
     w[1] = 10
     return out

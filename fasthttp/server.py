@@ -33,9 +33,12 @@ from fasthttp._errors import BodyError, HeadError
 # classes and functions below then replace the ones we accelerate.
 globals().update({name: value for name, value in vars(_stdlib).items()
                   if not name.startswith("__")})
-# Two of them spelled out again, for readers and type checkers.
-DEFAULT_ERROR_MESSAGE: str = getattr(_stdlib, "DEFAULT_ERROR_MESSAGE")
-DEFAULT_ERROR_CONTENT_TYPE: str = getattr(_stdlib, "DEFAULT_ERROR_CONTENT_TYPE")
+# Those other modules use, spelled out again for readers and type checkers
+# (typeshed does not declare them).
+_STDLIB_NAMES: dict[str, Any] = vars(_stdlib)
+DEFAULT_ERROR_MESSAGE: str = _STDLIB_NAMES["DEFAULT_ERROR_MESSAGE"]
+DEFAULT_ERROR_CONTENT_TYPE: str = _STDLIB_NAMES["DEFAULT_ERROR_CONTENT_TYPE"]
+_get_best_family: Any = _STDLIB_NAMES["_get_best_family"]
 
 __all__ = list(_stdlib.__all__)
 __version__: str = getattr(_stdlib, "__version__", "0.6")
@@ -435,12 +438,12 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
 
 def _max_line() -> int:
     """http.client's line limit, read when used (tests patch it)."""
-    return cast(int, getattr(http.client, "_MAXLINE"))
+    return cast(int, vars(http.client)["_MAXLINE"])
 
 
 def _max_headers() -> int:
     """http.client's header-count limit, read when used (tests patch it)."""
-    return cast(int, getattr(http.client, "_MAXHEADERS"))
+    return cast(int, vars(http.client)["_MAXHEADERS"])
 
 
 for _name, _method in _core.handler_methods.items():
@@ -465,10 +468,10 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler,
 def test(HandlerClass: Any = BaseHTTPRequestHandler, ServerClass: Any = ThreadingHTTPServer,
          *args: Any, **kwargs: Any) -> None:
     """http.server.test() with fasthttp's classes as defaults."""
-    getattr(_stdlib, "test")(HandlerClass, ServerClass, *args, **kwargs)
+    _STDLIB_NAMES["test"](HandlerClass, ServerClass, *args, **kwargs)
 
 
 # CPython 3.14 added HTTPSServer / ThreadingHTTPSServer to http.server; ours
 # (fasthttp/tls.py) exist on every supported version and replace the
 # stdlib's here, so install() serves them too.
-from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: E402
+from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: E402,F401

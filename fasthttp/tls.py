@@ -55,8 +55,8 @@ class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):  #
                  alpn_protocols: list[str] | None = None) -> None:
         try:
             import ssl
-        except ImportError:  # pragma: no cover - Python built without ssl
-            raise RuntimeError("SSL module is missing; HTTPS support is unavailable")
+        except ImportError as err:  # pragma: no cover - Python built without ssl
+            raise RuntimeError("SSL module is missing; HTTPS support is unavailable") from err
         self.ssl = ssl
         self.certfile = certfile
         self.keyfile = keyfile

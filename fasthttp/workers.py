@@ -219,7 +219,7 @@ def install_signal_handlers(
     previous: dict[int, _SignalHandler] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        for sig, old in previous.items():
+        for sig in previous:
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
                           else signal.SIG_DFL)
         httpd.stop_signal = signum
@@ -373,7 +373,7 @@ def _supervise(httpd: GracefulServerMixIn, workers: int, poll_interval: float,
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop_signal.append(signum)
-        for sig, old in previous.items():  # a second signal is not caught
+        for sig in previous:  # a second signal is not caught
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
                           else signal.SIG_DFL)
 

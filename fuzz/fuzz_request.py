@@ -57,7 +57,6 @@ try:
 except ImportError:     # the hypothesis fallback below
     atheris = None
 
-import email.message  # noqa: E402
 import http.client  # noqa: E402
 import http.server as std_server  # noqa: E402
 
@@ -264,7 +263,8 @@ def main():
 
 def hypothesis_main():
     """Fallback without atheris: hypothesis with a large example budget."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     seeds = []
     for d in sys.argv[1:]:

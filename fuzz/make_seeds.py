@@ -14,7 +14,6 @@ the default configuration and with a few stressing ones) plus hand-written
 malformed heads. The files are small and deterministic; the fuzzers' grown
 corpora go to fuzz/work/ (not in git).
 """
-import hashlib
 import os
 import sys
 from pathlib import Path

@@ -24,10 +24,7 @@ HARDEN_CC    ?= gcc
 
 PARSER_SRC   := csrc/fh_parser.c csrc/fh_parser.h
 WARN_FLAGS   := -std=c99 -Wall -Wextra -Werror
-# fh_parser.c's "/* fall through: LF right after the value */" comment is not
-# one gcc's -Wimplicit-fallthrough recognises (see the hardening report): the
-# warning stays visible, but is not fatal, until fh_parser.c is fixed.
-PARSER_WARN  := $(WARN_FLAGS) -Wno-error=implicit-fallthrough
+PARSER_WARN  := $(WARN_FLAGS)
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: test-c valgrind test-asan fuzz fuzz-python fuzz-replay fuzz-seeds \

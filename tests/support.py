@@ -386,7 +386,7 @@ class Exchange:
     do_calls: list[str]     # commands whose do_* method ran
     server_done: bool       # server finished the connection in time
 
-    def normalized(self) -> "Exchange":
+    def normalized(self) -> Exchange:
         return dataclasses.replace(
             self,
             raw=normalize_response_bytes(self.raw),
@@ -683,7 +683,7 @@ class SocketlessRun:
     do_calls: list[str]
     exception: str | None
 
-    def normalized(self) -> "SocketlessRun":
+    def normalized(self) -> SocketlessRun:
         return dataclasses.replace(self, output=normalize_response_bytes(self.output),
                                    log=normalize_log(self.log))
 

@@ -9,14 +9,13 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from test_tls import client_context, make_cert
 
 import fasthttp
 from fasthttp import __main__ as cli
-from test_tls import client_context, make_cert
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 10

@@ -15,7 +15,6 @@ import re
 import sys
 
 import pytest
-
 import support
 from support import SHARED_REQUESTS, Pause, WaitFor, exchange, split_responses
 

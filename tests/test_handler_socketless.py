@@ -14,10 +14,17 @@ import re
 from http import HTTPStatus
 
 import pytest
-
 import support
-from support import (FIXED_DATE, SHARED_REQUESTS, EchoMixin, build_handler, handler_for,
-                     run_socketless, run_socketless_pair, socketless_class)
+from support import (
+    FIXED_DATE,
+    SHARED_REQUESTS,
+    EchoMixin,
+    build_handler,
+    handler_for,
+    run_socketless,
+    run_socketless_pair,
+    socketless_class,
+)
 
 CRLF = b"\r\n"
 
@@ -230,7 +237,7 @@ def _hook_mixin(names):
     return type("HookMixin_" + "_".join(names), (), attrs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hooked_pair(names: tuple, protocol: str = "HTTP/1.1"):
     """Handler classes: hooks(names) + EchoMixin over each side's base class."""
     out = []

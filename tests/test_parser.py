@@ -160,7 +160,7 @@ def test_corpus_pipelined_on_one_reader(impl):
         data = path.read_bytes()
         requests = _corpus_requests(data)
         r = impl.SocketReader(FakeSocket(data, sizes=[37] * 10000))
-        for line, head, expected in requests:
+        for line, _head, expected in requests:
             assert r.readline(65537) == line
             assert impl.read_headers(r) == expected
             length = dict(expected).get("Content-Length")

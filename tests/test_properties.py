@@ -9,10 +9,9 @@ from __future__ import annotations
 import string
 
 import pytest
+import support
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-import support
 from support import handler_for, run_socketless, run_socketless_pair
 
 # No "explain" phase: it re-runs a failing test many times and is slow.
