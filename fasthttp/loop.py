@@ -37,6 +37,7 @@ import time
 from typing import Any, Optional
 
 from fasthttp import _core
+from fasthttp._errors import BodyError
 from fasthttp.server import BaseHTTPRequestHandler, HTTPServer
 
 __all__ = ["LoopHTTPServer"]
@@ -235,6 +236,9 @@ class LoopHTTPServer(HTTPServer):
             try:
                 handler.handle_one_request()
                 handler.wfile.flush()     # also after an error answer
+            except BodyError:             # read_body() answered already
+                handler.wfile.flush()
+                handler.close_connection = True
             except Exception:
                 self.handle_error(conn.sock, handler.client_address)
                 handler.close_connection = True

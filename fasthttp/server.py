@@ -187,10 +187,10 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.rfile = _core.SocketReader(request)
             self.wfile = request.makefile("wb", self.wbufsize)
 
-    # parse_request and the response-header methods are installed below from
-    # _core.handler_methods: C (or the pure-Python twin), same attributes,
-    # same hooks, same bytes. parse_request's rare paths come back to the
-    # three _fh_* methods.
+    # handle_one_request, parse_request and the response-header methods are
+    # installed below from _core.handler_methods: C (or the pure-Python twin),
+    # same attributes, same hooks, same bytes. parse_request's rare paths come
+    # back to the _fh_* methods here.
 
     #: Bytes a whole header block may take (0: no bound). The stdlib bounds
     #: only each line (64 KiB) and the line count (100), about 6.4 MB in all.

@@ -168,3 +168,17 @@ def test_custom_setup_is_served_threaded():
         assert "serve_forever" not in Echo.threads
     finally:
         stop(httpd, thread)
+
+
+def test_refused_body_ends_the_connection_quietly():
+    class Small(Echo):
+        max_body_bytes = 4
+    httpd, thread = start(fasthttp.LoopHTTPServer, Small)
+    try:
+        out = converse(httpd.server_address[:2],
+                       b"POST /big HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
+                       b"GET /never HTTP/1.1\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 413 ")
+        assert b"GET /never" not in out
+    finally:
+        stop(httpd, thread)
