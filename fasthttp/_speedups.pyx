@@ -1,5 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The accelerated request path: C parser binding, socket reader and writer.
+"""The accelerated request path, in four parts (in this order):
+
+1. the C parser's binding: request line, header blocks -> (name, value) pairs;
+2. http.server's handle_one_request and parse_request on top of it;
+3. the socket reader and writer (the handler's rfile and wfile);
+4. the response side: send_response, send_header, end_headers, logging.
 
 fasthttp/_pure.py implements the same names with the same behaviour in plain
 Python; fasthttp/_core.py picks one. Tests run against both.
@@ -45,6 +50,8 @@ cdef enum:
     INITIAL_BUFFER = 8192
     STACK_HEADERS = 128         # header slots kept on the stack
 
+
+# -- 1. the parser binding ------------------------------------------------------
 
 cdef object _head_error(long code):
     reason = fh_reason(<int>code).decode("ascii")
@@ -259,6 +266,8 @@ import email.policy
 import http.client
 from http import HTTPStatus
 
+# -- 2. handle_one_request and parse_request -------------------------------------
+
 cdef object _HTTPMessage = http.client.HTTPMessage
 cdef tuple _NO_ARGS = ()
 
@@ -450,6 +459,8 @@ cdef _Head _read_head_bytesio(rfile, size_t max_line, size_t max_lines,
     rfile.seek(<Py_ssize_t>stop - n, 1)
     raise _head_error(r)
 
+
+# -- 3. the socket reader and writer ---------------------------------------------
 
 # Header slots for SocketReader.request_state(): used only while it runs,
 # under the GIL, so one array serves every reader.
@@ -962,7 +973,7 @@ io.BufferedIOBase.register(SocketReader)
 io.BufferedIOBase.register(SocketWriter)
 
 
-# -- the response side --------------------------------------------------------
+# -- 4. the response side -------------------------------------------------------
 #
 # send_response, send_header, end_headers, flush_headers, log_request,
 # log_message, date_time_string and log_date_time_string of http.server, with
