@@ -13,7 +13,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdlib cimport malloc, free
-from cpython.dict cimport PyDict_Copy, PyDict_GetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_Update
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.object cimport PyObject
@@ -390,10 +390,12 @@ def parse_request(handler):
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not head.exotic_type:
         headers = _new_message()
-        state = PyDict_Copy(_MESSAGE_TEMPLATE)
+        # Fill the instance dict in place: replacing it (__dict__ = ...) loses
+        # the attributes on 3.13, where fresh instances keep inline values.
+        state = PyObject_GenericGetDict(headers, NULL)
+        PyDict_Update(state, _MESSAGE_TEMPLATE)
         state["_headers"] = head.pairs
         state["defects"] = []
-        PyObject_GenericSetDict(headers, state, NULL)
         connection = head.connection
         expect_continue = head.expect_continue
     else:
@@ -985,7 +987,6 @@ import sys
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
-    int PyObject_GenericSetDict(object o, object value, void *context) except -1
 
 cdef extern from "Python.h":
     ctypedef struct _TypeHead "PyTypeObject":
