@@ -52,9 +52,10 @@ def server():
     thread.join(TIMEOUT)
 
 
-def converse(httpd, data, *, idle=0.5):
-    """Send data, read until the server closes (True) or goes idle (False)."""
-    with socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT) as sock:
+def raw_exchange(address, data, *, idle=0.5):
+    """Send data on a new connection; read until the server closes (-> bytes,
+    True) or stays silent for `idle` seconds (-> bytes, False)."""
+    with socket.create_connection(address, timeout=TIMEOUT) as sock:
         sock.sendall(data)
         sock.settimeout(idle)
         received = b""
@@ -68,6 +69,10 @@ def converse(httpd, data, *, idle=0.5):
                 return received, True
             received += chunk
         return received, False
+
+
+def converse(httpd, data, *, idle=0.5):
+    return raw_exchange(httpd.server_address[:2], data, idle=idle)
 
 
 def statuses(raw):

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from test_hardening import raw_exchange
 
 import fasthttp
 
@@ -47,19 +48,8 @@ def stop(httpd, thread):
 
 
 def converse(address, data, *, idle=0.4):
-    with socket.create_connection(address, timeout=TIMEOUT) as sock:
-        sock.sendall(data)
-        sock.settimeout(idle)
-        received = b""
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            received += chunk
+    """Send data; what came back until close or idle, Date values masked."""
+    received, _ = raw_exchange(address, data, idle=idle)
     return re.sub(rb"Date: [^\r]*", b"Date: -", received)
 
 
