@@ -31,6 +31,32 @@ import io
 import socket
 from fasthttp._errors import HeadError
 
+cdef extern from *:
+    """
+    /* Wait until fd is readable, at most ms milliseconds: 1 ready, 0 timed
+       out, -1 error (errno set). Only where poll() exists; elsewhere the
+       reader falls back to the socket's own timeout (FH_HAVE_POLL is 0). */
+    #ifdef _WIN32
+    #define FH_HAVE_POLL 0
+    static int fh_wait_readable(int fd, int ms) { (void)fd; (void)ms; return -1; }
+    #else
+    #include <poll.h>
+    #define FH_HAVE_POLL 1
+    static int fh_wait_readable(int fd, int ms) {
+        struct pollfd p;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        return poll(&p, 1, ms);
+    }
+    #endif
+    """
+    int FH_HAVE_POLL
+    int fh_wait_readable(int fd, int ms) nogil
+
+from libc.errno cimport EINTR, errno
+from cpython.exc cimport PyErr_CheckSignals
+
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
     struct timespec:
@@ -498,6 +524,8 @@ cdef class SocketReader:
     cdef object _base_timeout       # the socket's own timeout, while we change it
     cdef bint _timeout_changed
     cdef SocketWriter _writer       # pushed before we wait for the peer
+    cdef bint _plain_blocking       # during the head: wait with our own poll()
+    cdef int _fd
     cdef public object io_timeout   # waits on a non-blocking socket (seconds)
 
     def __cinit__(self, sock, SocketWriter writer=None):
@@ -644,8 +672,26 @@ cdef class SocketReader:
     cdef int _apply_deadline(self) except -1:
         """Bound the next recv by what is left of the request-head deadline."""
         cdef double remaining = self._deadline - _monotonic()
+        cdef int ready
         if remaining <= 0:
             raise socket.timeout("request head timed out")
+        if self._plain_blocking:
+            # A plain blocking socket: wait with poll() ourselves rather than
+            # switching the socket to timeout mode and back for every request
+            # (two fcntl() calls, and CPython's own poll() before each recv).
+            while True:
+                with nogil:
+                    ready = fh_wait_readable(self._fd, <int>(remaining * 1000) + 1)
+                if ready > 0:
+                    return 0
+                if ready == 0:
+                    raise socket.timeout("request head timed out")
+                if errno != EINTR:
+                    raise OSError(errno, "poll failed")
+                PyErr_CheckSignals()
+                remaining = self._deadline - _monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("request head timed out")
         if not self._timeout_changed:
             self._base_timeout = self._sock.gettimeout()
             self._timeout_changed = True
@@ -657,6 +703,10 @@ cdef class SocketReader:
         """Start the request-head deadline: until end_head(), every recv is
         bounded by what is left of `timeout` seconds (slowloris defence)."""
         self._deadline = _monotonic() + timeout
+        self._plain_blocking = (FH_HAVE_POLL and type(self._sock) is socket.socket
+                                and self._sock.gettimeout() is None)
+        if self._plain_blocking:
+            self._fd = self._sock.fileno()
 
     cpdef end_head(self):
         """The head is in: give the socket back its own timeout."""
