@@ -1,54 +1,95 @@
-"""Build the C/Cython accelerator. Everything else lives in pyproject.toml.
+"""Build the C/Cython extension modules. Everything else is in pyproject.toml.
 
-The extension is optional: if it cannot be built (no compiler, no Cython),
-the install still succeeds and fasthttp runs on its pure-Python path.
-Set FASTHTTP_REQUIRE_EXTENSION=1 to make a failed build an error instead
-(CI and the wheels do), and FASTHTTP_CFLAGS to add flags (sanitizers).
+Four extension modules, one per concern, each the twin of a pure-Python module
+(fasthttp/_core.py picks the set): _head (with csrc/fh_parser.c), _request,
+_response, and _sockio, which Cython compiles from fasthttp/sockio.py itself
+(copied to build/cython/, typed by fasthttp/_sockio.pxd).
+
+A failed build is an error: the message says what to install, or how to ask
+for the pure-Python path explicitly (FASTHTTP_NO_EXTENSIONS=1; the package then
+warns at import that it runs without its extension, unless FASTHTTP_PURE=1).
+FASTHTTP_CFLAGS adds flags to the compiler and the linker (sanitizers).
+Cython runs only when extensions are built, never on a plain import of this file.
 """
 import os
 import shlex
+import shutil
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+GENERATED = os.path.join("build", "cython")    # sockio.py's copy, compiled as _sockio
 
-def extensions():
-    try:
-        from Cython.Build import cythonize
-    except ImportError:
-        if os.environ.get("FASTHTTP_REQUIRE_EXTENSION") == "1":
-            raise
-        return []
+HELP = """
+fasthttp: the C extension could not be built ({error}).
+Install a C compiler and Python's headers (Debian/Ubuntu: apt-get install
+build-essential python3-dev; Fedora: dnf install gcc python3-devel; macOS:
+xcode-select --install; Windows: Microsoft C++ Build Tools), and Cython>=3
+(pip installs it as a build dependency), then install again.
+To install the slower pure-Python implementation instead, ask for it:
+    FASTHTTP_NO_EXTENSIONS=1 pip install fasthttp
+"""
+
+
+def _flags():
     extra = shlex.split(os.environ.get("FASTHTTP_CFLAGS", ""))
-    ext = Extension(
-        "fasthttp._speedups",
-        sources=["fasthttp/_speedups.pyx", "csrc/fh_parser.c"],
-        include_dirs=["csrc"],
-        extra_compile_args=["-O2", "-std=c99"] + extra if os.name != "nt" else [],
-        extra_link_args=extra,
-    )
-    return cythonize([ext], compiler_directives={"language_level": "3"})
+    base = ["-O2", "-std=c99"] if os.name != "nt" else []
+    return base + extra, extra
 
 
-class optional_build_ext(build_ext):
-    """Fall back to pure Python when the compiler fails, unless told not to."""
+def _extensions():
+    compile_args, link_args = _flags()
 
-    def run(self):
+    def ext(name, sources):
+        return Extension(name, sources=sources, include_dirs=["csrc"],
+                         extra_compile_args=compile_args, extra_link_args=link_args)
+
+    return [
+        ext("fasthttp._sockio", [os.path.join(GENERATED, "fasthttp", "_sockio.py")]),
+        ext("fasthttp._head", ["fasthttp/_head.pyx", "csrc/fh_parser.c"]),
+        ext("fasthttp._request", ["fasthttp/_request.pyx", "csrc/fh_parser.c"]),
+        ext("fasthttp._response", ["fasthttp/_response.pyx"]),
+    ]
+
+
+def _copy_sockio():
+    """sockio.py and its .pxd, under the module name _sockio, for Cython."""
+    out = os.path.join(GENERATED, "fasthttp")
+    os.makedirs(out, exist_ok=True)
+    shutil.copyfile(os.path.join("fasthttp", "sockio.py"), os.path.join(out, "_sockio.py"))
+    shutil.copyfile(os.path.join("fasthttp", "_sockio.pxd"), os.path.join(out, "_sockio.pxd"))
+    open(os.path.join(out, "__init__.py"), "w").close()
+
+
+class build_cython_ext(build_ext):
+    """Cythonize at build time; a failure names the way out (see HELP)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if os.environ.get("FASTHTTP_NO_EXTENSIONS") == "1":
+            self.extensions = []
+            return
         try:
-            super().run()
-        except Exception as exc:  # noqa: BLE001 - any build failure
-            self._give_up(exc)
+            from Cython.Build import cythonize
+        except ImportError as exc:
+            raise SystemExit(HELP.format(error="Cython is not installed: %s" % exc)) from exc
+        _copy_sockio()
+        # sockio.py's annotations are for mypy; its C types come from the .pxd.
+        compiled = cythonize(
+            self.extensions, include_path=[GENERATED, HERE], build_dir=GENERATED,
+            compiler_directives={"language_level": "3", "annotation_typing": False})
+        # Keep setuptools' own Extension objects (finalize_options prepared
+        # them); take only the generated C sources.
+        for ext, done in zip(self.extensions, compiled):
+            ext.sources = done.sources
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
-        except Exception as exc:  # noqa: BLE001
-            self._give_up(exc)
-
-    def _give_up(self, exc):
-        if os.environ.get("FASTHTTP_REQUIRE_EXTENSION") == "1":
-            raise exc
-        print(f"WARNING: fasthttp C extension not built ({exc}); using pure Python")
+        except Exception as exc:  # noqa: BLE001 - any compiler failure
+            raise SystemExit(HELP.format(error=exc)) from exc
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": optional_build_ext})
+setup(ext_modules=[] if os.environ.get("FASTHTTP_NO_EXTENSIONS") == "1" else _extensions(),
+      cmdclass={"build_ext": build_cython_ext})

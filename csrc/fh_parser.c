@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Byte classes. */
-#define C_TCHAR  0x01   /* RFC 9110 token character */
-#define C_VALUE  0x02   /* field-value byte: VCHAR, obs-text, SP, HTAB */
-#define C_TARGET 0x04   /* request-target byte we accept on the fast path */
+/* Byte classes: the bits are declared in fh_parser.h. */
+#define C_TCHAR  FH_C_TCHAR
+#define C_VALUE  FH_C_VALUE
+#define C_TARGET FH_C_TARGET
 
 /*
  * Built once from rules rather than written out as 256 literals, so the
@@ -280,22 +280,38 @@ long fh_headers_eof(fh_headers *p, size_t len)
     return FH_E_EOF_IN_LINE;
 }
 
+unsigned char fh_byte_class(unsigned char c)
+{
+    if (!classes_ready)
+        init_classes();
+    return classes[c];
+}
+
+int fh_content_length(const char *value, size_t len, long long *out)
+{
+    long long n = 0;
+    size_t i, digits;
+
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    digits = len;
+    if (digits == 0 || digits > 18)
+        return -1;
+    for (i = 0; i < digits; i++) {
+        if (value[i] < '0' || value[i] > '9')
+            return -1;
+        n = n * 10 + (value[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
 const char *fh_reason(int code)
 {
+#define FH_RESULT_REASON_(name, value, reason) case name: return reason;
     switch (code) {
-    case FH_OK: return "ok";
-    case FH_INCOMPLETE: return "incomplete";
-    case FH_NONCANONICAL: return "request line not in strict form";
-    case FH_E_LINE_TOO_LONG: return "header line too long";
-    case FH_E_TOO_MANY_HEADERS: return "too many headers";
-    case FH_E_HEAD_TOO_LARGE: return "header block too large";
-    case FH_E_OBS_FOLD: return "obsolete line folding in header";
-    case FH_E_NAME: return "invalid character in header name";
-    case FH_E_SPACE_BEFORE_COLON: return "whitespace before colon in header";
-    case FH_E_NO_COLON: return "header line without a colon";
-    case FH_E_VALUE: return "invalid character in header value";
-    case FH_E_BARE_CR: return "bare CR in request head";
-    case FH_E_EOF_IN_LINE: return "request head ended inside a line";
+    FH_RESULTS(FH_RESULT_REASON_)
     default: return "unknown error";
     }
+#undef FH_RESULT_REASON_
 }

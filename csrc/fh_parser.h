@@ -24,22 +24,58 @@
 extern "C" {
 #endif
 
-/* Results. >= 0 from fh_parse_headers means "done, this many bytes used". */
-enum fh_result {
-    FH_OK = 0,
-    FH_INCOMPLETE = -1,
-    FH_NONCANONICAL = -2,       /* request line: not strict form, not an error yet */
-    FH_E_LINE_TOO_LONG = -10,   /* a header line is longer than max_line */
-    FH_E_TOO_MANY_HEADERS = -11,/* more than max_lines lines (blank one included) */
-    FH_E_HEAD_TOO_LARGE = -12,  /* the whole block is longer than max_head */
-    FH_E_OBS_FOLD = -13,        /* line starts with SP/HTAB (RFC 9112 5.2) */
-    FH_E_NAME = -14,            /* empty name or a non-token byte in the name */
-    FH_E_SPACE_BEFORE_COLON = -15,
-    FH_E_NO_COLON = -16,        /* line ends before any ':' */
-    FH_E_VALUE = -17,           /* control byte in a field value */
-    FH_E_BARE_CR = -18,         /* CR not followed by LF */
-    FH_E_EOF_IN_LINE = -19      /* input ended inside a header line */
-};
+/*
+ * Results: the one list of codes and reasons. Everything else is generated
+ * from it: the enum below, fh_reason(), the Cython declarations' users (via
+ * fh_reason and FH_RESULT_COUNT), and the pure-Python twin's table is checked
+ * against it by tests/test_parser.py. >= 0 from fh_parse_headers means
+ * "done, this many bytes used".
+ */
+#define FH_RESULTS(X)                                                          \
+    X(FH_OK, 0, "ok")                                                          \
+    X(FH_INCOMPLETE, -1, "incomplete")                                         \
+    /* request line: not strict form, not an error yet */                      \
+    X(FH_NONCANONICAL, -2, "request line not in strict form")                  \
+    /* a header line is longer than max_line */                                \
+    X(FH_E_LINE_TOO_LONG, -10, "header line too long")                         \
+    /* more than max_lines lines (blank one included) */                       \
+    X(FH_E_TOO_MANY_HEADERS, -11, "too many headers")                          \
+    /* the whole block is longer than max_head */                              \
+    X(FH_E_HEAD_TOO_LARGE, -12, "header block too large")                      \
+    /* line starts with SP/HTAB (RFC 9112 5.2) */                              \
+    X(FH_E_OBS_FOLD, -13, "obsolete line folding in header")                   \
+    /* empty name or a non-token byte in the name (RFC 9110 5.1) */            \
+    X(FH_E_NAME, -14, "invalid character in header name")                      \
+    /* RFC 9112 5.1: no whitespace between field name and colon */             \
+    X(FH_E_SPACE_BEFORE_COLON, -15, "whitespace before colon in header")       \
+    X(FH_E_NO_COLON, -16, "header line without a colon")                       \
+    /* control byte in a field value (RFC 9110 5.5) */                         \
+    X(FH_E_VALUE, -17, "invalid character in header value")                    \
+    /* CR not followed by LF (RFC 9112 2.2) */                                 \
+    X(FH_E_BARE_CR, -18, "bare CR in request head")                            \
+    X(FH_E_EOF_IN_LINE, -19, "request head ended inside a line")
+
+#define FH_RESULT_ENUM_(name, value, reason) name = value,
+enum fh_result { FH_RESULTS(FH_RESULT_ENUM_) };
+#undef FH_RESULT_ENUM_
+
+/*
+ * Byte classes (RFC 9110 5.1 token, 5.5 field value; our strict
+ * request-target). fh_byte_class(c) returns the bits of byte c: the one table
+ * the parser runs on, exported so the pure-Python twin is tested against it.
+ */
+#define FH_C_TCHAR  0x01    /* RFC 9110 token character */
+#define FH_C_VALUE  0x02    /* field-value byte: VCHAR, obs-text, SP, HTAB */
+#define FH_C_TARGET 0x04    /* request-target byte we accept on the fast path */
+unsigned char fh_byte_class(unsigned char c);
+
+/*
+ * A Content-Length value (leading whitespace already removed by the header
+ * parser; trailing SP/HTAB allowed, as http.server keeps it): 1 to 18 ASCII
+ * digits, so the result fits in 63 bits (RFC 9110 8.6). Returns 0 and stores
+ * the length, or -1.
+ */
+int fh_content_length(const char *value, size_t len, long long *out);
 
 typedef struct {
     size_t off;

@@ -349,6 +349,35 @@ static void test_reason(void)
     EXPECT(strcmp(fh_reason(12345), "unknown error") == 0);
 }
 
+static void test_byte_classes(void)
+{
+    current = "byte_classes";
+    EXPECT(fh_byte_class('a') == (FH_C_TCHAR | FH_C_VALUE | FH_C_TARGET));
+    EXPECT(fh_byte_class('!') == (FH_C_TCHAR | FH_C_VALUE | FH_C_TARGET));
+    EXPECT(fh_byte_class(':') == (FH_C_VALUE | FH_C_TARGET));
+    EXPECT(fh_byte_class(' ') == FH_C_VALUE);
+    EXPECT(fh_byte_class('\t') == FH_C_VALUE);
+    EXPECT(fh_byte_class(0x7f) == 0);
+    EXPECT(fh_byte_class(0x00) == 0);
+    EXPECT(fh_byte_class(0x85) == FH_C_VALUE);
+    EXPECT(fh_byte_class(0xff) == (FH_C_VALUE | FH_C_TARGET));
+}
+
+static void test_content_length(void)
+{
+    long long n = -1;
+    current = "content_length";
+    EXPECT(fh_content_length("0", 1, &n) == 0 && n == 0);
+    EXPECT(fh_content_length("42 \t", 4, &n) == 0 && n == 42);
+    EXPECT(fh_content_length("999999999999999999", 18, &n) == 0 && n == 999999999999999999LL);
+    EXPECT(fh_content_length("1000000000000000000", 19, &n) == -1);
+    EXPECT(fh_content_length("", 0, &n) == -1);
+    EXPECT(fh_content_length(" ", 1, &n) == -1);
+    EXPECT(fh_content_length("+1", 2, &n) == -1);
+    EXPECT(fh_content_length("1 2", 3, &n) == -1);
+    EXPECT(fh_content_length("0x1", 3, &n) == -1);
+}
+
 /*
  * REGRESSION cases from fuzzing go here (input, expected result, where it
  * came from). The fuzzers found no parser bug so far; what is here pins a
@@ -379,6 +408,8 @@ int main(void)
     test_eof();
     test_moved_buffer();
     test_reason();
+    test_byte_classes();
+    test_content_length();
     test_regressions();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -13,8 +13,8 @@ import typing as _typing
 
 from fasthttp import server as server
 from fasthttp._core import accelerated as accelerated
-from fasthttp._errors import BodyError as BodyError
 from fasthttp._version import __version__ as __version__
+from fasthttp.errors import BodyError as BodyError
 from fasthttp.loop import LoopHTTPServer as LoopHTTPServer
 from fasthttp.server import *  # noqa: F403 - the http.server names
 from fasthttp.server import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE  # noqa: F401

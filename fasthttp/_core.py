@@ -1,31 +1,31 @@
-"""Chooses the request-path implementation: the C extension, or its pure-Python twin.
+"""Chooses the request path: the C extension modules, or their pure-Python twins.
 
-Both provide the same names with the same behaviour (the tests run against
-each): the parser (parse_request_line, read_headers), the handler's files
-(SocketReader, SocketWriter), and the hot BaseHTTPRequestHandler methods
-(HANDLER_METHODS, installed on fasthttp.BaseHTTPRequestHandler).
-FASTHTTP_PURE=1 in the environment forces the pure-Python one.
+Each concern is one pure-Python module and one C module with the same names
+and behaviour (tests run both):
+
+    sockio.py    / _sockio  (compiled by Cython from sockio.py itself)
+    head.py      / _head.pyx     the request-head parser (csrc/fh_parser.c)
+    request.py   / _request.pyx  parse_request
+    response.py  / _response.pyx send_response & co.
+
+All four C modules are used, or none: FASTHTTP_PURE=1 in the environment, or
+an extension that is not built, gives the pure-Python path.
 """
 from __future__ import annotations
 
+import importlib
 import os
-from types import ModuleType
+import warnings
+from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable
 
-if TYPE_CHECKING:
-    # fasthttp/_speedups.pyi describes the extension with the same types.
-    from fasthttp import _pure
+from fasthttp import head, request, response, sockio
 
-_impl: ModuleType
-accelerated: bool = False
-if os.environ.get("FASTHTTP_PURE", "") not in ("1", "true", "yes"):
-    try:
-        from fasthttp import _speedups as _impl
-        accelerated = True
-    except ImportError:
-        pass
-if not accelerated:
-    from fasthttp import _pure as _impl
+if TYPE_CHECKING:
+    from fasthttp.sockio import SocketReader as _Reader
+    from fasthttp.sockio import SocketWriter as _Writer
+
+CONCERNS = ("sockio", "head", "request", "response")
 
 # The BaseHTTPRequestHandler methods each implementation provides.
 HANDLER_METHODS: tuple[str, ...] = (
@@ -34,11 +34,62 @@ HANDLER_METHODS: tuple[str, ...] = (
     "date_time_string", "log_date_time_string",
 )
 
+_PURE: dict[str, ModuleType] = {
+    "sockio": sockio, "head": head, "request": request, "response": response}
+
+
+def load_extension(honour_pure: bool = True) -> dict[str, ModuleType] | None:
+    """The C modules by concern, or None when not built (or, honouring it,
+    FASTHTTP_PURE=1). Tests load them with honour_pure=False."""
+    if honour_pure and os.environ.get("FASTHTTP_PURE", "") in ("1", "true", "yes"):
+        return None
+    try:
+        return {name: importlib.import_module("fasthttp._" + name) for name in CONCERNS}
+    except ImportError:
+        return None
+
+
+def implementation(modules: dict[str, ModuleType]) -> SimpleNamespace:
+    """One path's names in one namespace (tests compare the two)."""
+    ns = SimpleNamespace(
+        SocketReader=modules["sockio"].SocketReader,
+        SocketWriter=modules["sockio"].SocketWriter,
+        parse_request_line=modules["head"].parse_request_line,
+        read_headers=modules["head"].read_headers,
+        request_state=modules["head"].request_state,
+        content_length=modules["head"].content_length,
+        byte_class=modules["head"].byte_class,
+        register_handler_class=modules["response"].register_handler_class,
+        modules=modules,
+    )
+    ns.handler_methods = {
+        name: getattr(modules["request" if name == "parse_request" else "response"], name)
+        for name in HANDLER_METHODS}
+    return ns
+
+
+_extension = load_extension()
+accelerated: bool = _extension is not None
+if not accelerated and not any(
+        os.environ.get(var, "") in ("1", "true", "yes")
+        for var in ("FASTHTTP_PURE", "FASTHTTP_NO_EXTENSIONS")):
+    # Never the slow path without knowing it (a pure-Python wheel from pip's
+    # cache, a build that was skipped): say so once, at import.
+    warnings.warn(
+        "fasthttp is running without its C extension (pure Python, several "
+        "times slower). Reinstall with a C compiler available "
+        "(pip install --no-cache-dir --force-reinstall fasthttp), or set "
+        "FASTHTTP_PURE=1 to choose the pure-Python path and silence this.",
+        RuntimeWarning, stacklevel=2)
+PURE = implementation(_PURE)
+C = implementation(_extension) if _extension is not None else None
+_active = C if C is not None else PURE
+
+SocketReader: type[_Reader] = _active.SocketReader
+SocketWriter: type[_Writer] = _active.SocketWriter
 parse_request_line: Callable[[bytes], tuple[str, str, int, int] | None] = \
-    _impl.parse_request_line
-read_headers: Callable[..., list[tuple[str, str]]] = _impl.read_headers
-SocketReader: type[_pure.SocketReader] = _impl.SocketReader
-SocketWriter: type[_pure.SocketWriter] = _impl.SocketWriter
-register_handler_class: Callable[[type], None] = _impl.register_handler_class
-handler_methods: dict[str, Callable[..., Any]] = {
-    name: getattr(_impl, name) for name in HANDLER_METHODS}
+    _active.parse_request_line
+read_headers: Callable[..., list[tuple[str, str]]] = _active.read_headers
+request_state: Callable[[Any, int], int] = _active.request_state
+register_handler_class: Callable[[type], None] = _active.register_handler_class
+handler_methods: dict[str, Callable[..., Any]] = _active.handler_methods

@@ -37,8 +37,9 @@ import time
 from typing import Any, Optional
 
 from fasthttp import _core
-from fasthttp._errors import BodyError
-from fasthttp.server import BaseHTTPRequestHandler, HTTPServer
+from fasthttp.errors import BodyError
+from fasthttp.handler import BaseHTTPRequestHandler
+from fasthttp.tcp import HTTPServer
 
 __all__ = ["LoopHTTPServer"]
 
@@ -226,7 +227,7 @@ class LoopHTTPServer(HTTPServer):
             self._close(selector, connections, conn)
             return
         while True:
-            state = rfile.request_state(self.max_inline_body)
+            state = _core.request_state(rfile, self.max_inline_body)
             if state == 0:
                 return
             if state == 2:

@@ -26,7 +26,7 @@ import http.server as _stdlib
 import socketserver
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from fasthttp import server
+from fasthttp import tcp
 
 if TYPE_CHECKING:
     import socket
@@ -41,7 +41,7 @@ _STD_HTTPS: Any = getattr(_stdlib, "HTTPSServer", None)
 _STD_THREADING_HTTPS: Any = getattr(_stdlib, "ThreadingHTTPSServer", None)
 
 
-class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):  # type: ignore[misc]
+class HTTPSServer(tcp.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):  # type: ignore[misc]
     """fasthttp.HTTPServer over TLS (CPython 3.14's constructor)."""
 
     #: Seconds an accepted connection has to complete its TLS handshake
@@ -110,7 +110,7 @@ class HTTPSServer(server.HTTPServer, *((_STD_HTTPS,) if _STD_HTTPS else ())):  #
             super().finish_request(request, client_address)
 
 
-class ThreadingHTTPSServer(HTTPSServer, server.ThreadingHTTPServer,
+class ThreadingHTTPSServer(HTTPSServer, tcp.ThreadingHTTPServer,
                            *((_STD_THREADING_HTTPS,) if _STD_THREADING_HTTPS else ())):  # type: ignore[misc]
     """One thread per connection; the TLS handshake runs in that thread."""
     daemon_threads = True

@@ -1,5 +1,5 @@
-"""Fuzz the Python-level request path: C (fasthttp._speedups) against pure
-(fasthttp._pure), driven socketless.
+"""Fuzz the Python-level request path: C (fasthttp._core.C) against pure
+(fasthttp._core.PURE), driven socketless.
 
     python fuzz/fuzz_request.py [libFuzzer flags] CORPUS_DIR ...   # atheris
     python fuzz/fuzz_request.py FILE ...                            # replay files
@@ -22,7 +22,7 @@ Each input is one configuration byte, then the bytes a client sent:
 
 The same request goes through two handler classes, identical but for the
 implementation: fasthttp.BaseHTTPRequestHandler as built (C), and the same
-class with the pure-Python methods of fasthttp._pure installed. Each class
+class with the pure-Python methods (fasthttp._core.PURE) installed. Each class
 echoes what it parsed. handle_one_request() runs in a loop (as handle()
 does) until close_connection, at most MAX_REQUESTS times.
 
@@ -63,15 +63,16 @@ import http.server as std_server  # noqa: E402
 if atheris is not None:
     with atheris.instrument_imports(include=["fasthttp"]):
         import fasthttp
-        from fasthttp import _core, _pure
+        from fasthttp import _core
 else:
     import fasthttp
-    from fasthttp import _core, _pure
+    from fasthttp import _core
 
 if not fasthttp.accelerated:
     sys.exit("fuzz_request.py: fasthttp's C extension is not built "
              "(python3 setup.py build_ext --inplace)")
-from fasthttp import _speedups  # noqa: E402
+C_IMPL = _core.C
+PURE_IMPL = _core.PURE
 
 MAX_REQUESTS = 8
 MAX_BODY = 1 << 20
@@ -183,9 +184,9 @@ class PureBase(fasthttp.BaseHTTPRequestHandler):
     """fasthttp.BaseHTTPRequestHandler with the pure-Python methods."""
 
 
-for _name in _core.HANDLER_METHODS:
-    setattr(PureBase, _name, getattr(_pure, _name))
-_pure.register_handler_class(PureBase)
+for _name, _method in PURE_IMPL.handler_methods.items():
+    setattr(PureBase, _name, _method)
+PURE_IMPL.register_handler_class(PureBase)
 PURE_CLASSES = make_classes(PureBase)
 STD_CLASSES = make_classes(std_server.BaseHTTPRequestHandler)
 
@@ -236,8 +237,8 @@ def check(data: bytes):
     if not data:
         return
     cfg, request = data[0], bytes(data[1:])
-    c = run(C_CLASSES, _speedups.SocketReader, cfg, request)
-    p = run(PURE_CLASSES, _pure.SocketReader, cfg, request)
+    c = run(C_CLASSES, C_IMPL.SocketReader, cfg, request)
+    p = run(PURE_CLASSES, PURE_IMPL.SocketReader, cfg, request)
     for key in ("exc", "states", "out", "log"):
         if c[key] != p[key]:
             raise FuzzFailure("C and pure differ in %s:\n  C:    %r\n  pure: %r"

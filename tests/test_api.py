@@ -112,3 +112,21 @@ def test_cli_serves_a_directory(tmp_path):
         out, err = proc.communicate(timeout=10)
     assert b"Serving HTTP on 127.0.0.1 port %d" % port in out
     assert b'"GET /hello.txt HTTP/1.1" 200 -' in err
+
+
+def test_interpreter_internals_gated():
+    """The response path reads CPython's type version tags only where verified
+    (3.9-3.13 with the GIL) and never with FASTHTTP_PUBLIC_API=1, the switch CI
+    uses to run the suite on the public-API path."""
+    import os
+    import sys
+    import sysconfig
+
+    from fasthttp import _core
+    if not fasthttp.accelerated:
+        pytest.skip("pure-Python path: no interpreter internals at all")
+    uses = _core.C.modules["response"].uses_interpreter_internals()
+    verified = ((3, 9) <= sys.version_info[:2] <= (3, 13)
+                and not sysconfig.get_config_var("Py_GIL_DISABLED"))
+    forced_off = os.environ.get("FASTHTTP_PUBLIC_API") == "1"
+    assert uses == (verified and not forced_off)

@@ -1,12 +1,11 @@
-"""The request-head parser, on both implementations: fasthttp._speedups (the C
-parser) and fasthttp._pure (its Python twin). Every case asserts exact outputs,
+"""The request-head parser, on both implementations: fasthttp:c (the C
+parser) and fasthttp:pure (its Python twin). Every case asserts exact outputs,
 and the property tests assert that the two agree on arbitrary input.
 
 Vectors are data: raw bytes in, expected (name, value) pairs or expected
 HeadError (kind, reason) out.
 """
 import http.client
-import importlib
 import io
 import random
 from pathlib import Path
@@ -14,15 +13,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from impls import support_impl
 
-from fasthttp._errors import HeadError
+from fasthttp.errors import HeadError
 
-IMPLS = ["fasthttp._speedups", "fasthttp._pure"]
+IMPLS = ["fasthttp:c", "fasthttp:pure"]
 
 
 def _load(name):
     try:
-        return importlib.import_module(name)
+        return support_impl(name)
     except ImportError as exc:
         pytest.skip(f"{name} not available: {exc}")
 
@@ -34,7 +34,7 @@ def impl(request):
 
 def _both():
     """Both modules for the agreement properties (C skipped if not built)."""
-    return _load("fasthttp._speedups"), _load("fasthttp._pure")
+    return _load("fasthttp:c"), _load("fasthttp:pure")
 
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "requests"
@@ -560,3 +560,55 @@ def test_strict_request_line_is_what_http_server_splits(line):
             method, target, major, minor = parsed
             words = str(line, "iso-8859-1").rstrip("\r\n").split()
             assert words == [method, target, "HTTP/%d.%d" % (major, minor)]
+
+
+# -- the tables both implementations share ------------------------------------
+# csrc/fh_parser.h is the one list of result codes and reasons, and the C
+# class table the one definition of byte classes; the pure twin's copies are
+# held to them here.
+
+HEADER = Path(__file__).resolve().parents[1] / "csrc" / "fh_parser.h"
+
+
+def test_results_table_equals_c():
+    from fasthttp import head
+    c = _load("fasthttp:c")
+    assert c.modules["head"].results() == head.RESULTS
+
+
+def test_results_table_equals_header_text():
+    import re
+
+    from fasthttp import head
+    if not HEADER.is_file():
+        pytest.skip("testing an installed copy: no csrc/ beside the tests")
+    text = HEADER.read_text()
+    listed = {int(value): (name, reason) for name, value, reason in
+              re.findall(r'X\((FH_\w+), (-?\d+), "([^"]*)"\)', text)}
+    assert listed == head.RESULTS
+
+
+def test_byte_classes_equal_c():
+    c, pure = _both()
+    assert [c.byte_class(b) for b in range(256)] == [pure.byte_class(b) for b in range(256)]
+    # spot checks of the rules themselves (RFC 9110 5.1, 5.5)
+    assert pure.byte_class(ord("a")) == 0x01 | 0x02 | 0x04
+    assert pure.byte_class(ord(" ")) == 0x02
+    assert pure.byte_class(ord("\t")) == 0x02
+    assert pure.byte_class(0x7F) == 0
+    assert pure.byte_class(0x85) == 0x02      # value, but never a fast-path target
+
+
+CONTENT_LENGTHS = [
+    ("0", 0), ("42", 42), ("42 ", 42), ("42\t \t", 42), ("007", 7),
+    ("999999999999999999", 999999999999999999),
+    ("1000000000000000000", None),      # 19 digits
+    ("", None), (" ", None), ("+1", None), ("-1", None), ("1 2", None),
+    ("0x10", None), ("1.0", None), ("١", None),   # a non-ASCII digit
+    ("12,12", None),
+]
+
+
+@pytest.mark.parametrize("value, expected", CONTENT_LENGTHS)
+def test_content_length(impl, value, expected):
+    assert impl.content_length(value) == expected

@@ -1,24 +1,24 @@
 """SocketReader / SocketWriter on a real socketpair, for both implementations
-(fasthttp._speedups and fasthttp._pure), compared with what
+(fasthttp:c and fasthttp:pure), compared with what
 socket.makefile('rb') / ('wb', 0) give for the same input."""
 import array
-import importlib
 import io
 import socket
 import threading
 import time
 
 import pytest
+from impls import support_impl
 
-from fasthttp._errors import HeadError
+from fasthttp.errors import HeadError
 
 TIMEOUT = 5.0
 
 
-@pytest.fixture(params=["fasthttp._speedups", "fasthttp._pure"], ids=["c", "pure"])
+@pytest.fixture(params=["fasthttp:c", "fasthttp:pure"], ids=["c", "pure"])
 def impl(request):
     try:
-        return importlib.import_module(request.param)
+        return support_impl(request.param)
     except ImportError as exc:
         pytest.skip(f"{request.param} not available: {exc}")
 

@@ -31,17 +31,22 @@ PROJECT = HERE.parent
 SDIST_REQUIRED = [
     "PKG-INFO", "README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "setup.py",
     "MANIFEST.in", "csrc/fh_parser.c", "csrc/fh_parser.h",
-    "fasthttp/__init__.py", "fasthttp/_speedups.pyx", "fasthttp/_cparser.pxd",
-    "fasthttp/_speedups.pyi", "fasthttp/py.typed", "fasthttp/_pure.py",
+    "fasthttp/__init__.py", "fasthttp/_fh_parser.pxd", "fasthttp/sockio.py",
+    "fasthttp/_sockio.pxd", "fasthttp/head.py", "fasthttp/_head.pyx", "fasthttp/_head.pxd",
+    "fasthttp/request.py", "fasthttp/_request.pyx", "fasthttp/response.py",
+    "fasthttp/_response.pyx", "fasthttp/py.typed",
     "fasthttp/_version.py", "fasthttp/server.py",
     "tests/conftest.py", "tests/support.py", "tests/cpython_suite.py",
     "tools/test_installed.py",
 ]
 SDIST_FORBIDDEN_SUFFIXES = (".so", ".pyd", ".pyc", ".o")
-SDIST_FORBIDDEN = ["fasthttp/_speedups.c"]
+SDIST_FORBIDDEN = ["fasthttp/_head.c", "fasthttp/_request.c", "fasthttp/_response.c",
+                   "fasthttp/_sockio.c"]
 
-WHEEL_REQUIRED = ["fasthttp/__init__.py", "fasthttp/py.typed", "fasthttp/_speedups.pyi",
-                  "fasthttp/_pure.py"]
+WHEEL_REQUIRED = ["fasthttp/__init__.py", "fasthttp/py.typed", "fasthttp/sockio.py",
+                  "fasthttp/head.py", "fasthttp/request.py", "fasthttp/response.py"]
+EXTENSION_MODULES = ["fasthttp/_sockio", "fasthttp/_head", "fasthttp/_request",
+                     "fasthttp/_response"]
 
 
 def run(cmd: list[str], **kw: object) -> None:
@@ -129,11 +134,12 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool)
             wheel = raw
         with zipfile.ZipFile(wheel) as z:
             names = z.namelist()
-        ext = [n for n in names if n.startswith("fasthttp/_speedups") and
-               n.endswith((".so", ".pyd"))]
         missing = [n for n in WHEEL_REQUIRED if n not in names]
-        if not ext or missing:
-            print(f"ERROR: wheel lacks {missing + ([] if ext else ['the extension'])}")
+        missing += [m for m in EXTENSION_MODULES
+                    if not any(n.startswith(m + ".") and n.endswith((".so", ".pyd"))
+                               for n in names)]
+        if missing:
+            print(f"ERROR: wheel lacks {missing}")
             return 1
         shutil.copy2(wheel, outdir / wheel.name)
 

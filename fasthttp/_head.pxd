@@ -1,0 +1,26 @@
+# What the C request path (_request.pyx) uses of the head parser's binding.
+from cpython.unicode cimport PyUnicode_DecodeLatin1
+from fasthttp._fh_parser cimport fh_span
+
+
+cdef enum:
+    CONN_OTHER = 0              # no Connection header, or another value
+    CONN_CLOSE = 1              # the first one is "close" (any case)
+    CONN_KEEP_ALIVE = 2         # the first one is "keep-alive" (any case)
+
+
+cdef class _Head:
+    """A parsed header block plus what parse_request needs to know of it
+    (http.server compares the whole first value, lowercased)."""
+    cdef list pairs
+    cdef int connection         # CONN_*
+    cdef bint expect_continue   # the first Expect is "100-continue"
+    cdef bint exotic_type       # first Content-Type may be multipart/message
+    cdef bint framing           # has Content-Length or Transfer-Encoding
+
+
+cdef _Head read_head(rfile, size_t max_line, size_t max_lines, size_t max_head)
+
+
+cdef inline str latin1_span(const char *base, fh_span span):
+    return PyUnicode_DecodeLatin1(base + span.off, <Py_ssize_t>span.len, NULL)

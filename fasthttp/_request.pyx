@@ -1,0 +1,118 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""BaseHTTPRequestHandler.parse_request in C: fasthttp/request.py is the same
+function in Python (fasthttp._core picks one). The rare paths -- a request
+line not in RFC 9112's strict form, a refused head, a custom MessageClass,
+the framing checks -- are request.py's functions, shared by both paths.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_Update
+from cpython.unicode cimport PyUnicode_DecodeLatin1
+
+from fasthttp._fh_parser cimport *
+from fasthttp._head cimport CONN_CLOSE, CONN_KEEP_ALIVE, CONN_OTHER, _Head, latin1_span, read_head
+from fasthttp._sockio cimport SocketReader
+
+cdef extern from "Python.h":
+    object PyObject_GenericGetDict(object o, void *context)
+
+import http.client
+from http import HTTPStatus
+
+from fasthttp.errors import HeadError
+from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, exact_message, lenient_request_line,
+                              max_headers, max_line, reject_head)
+
+cdef object _HTTPMessage = http.client.HTTPMessage
+
+
+cdef inline object _new_message():
+    """HTTPMessage.__new__(HTTPMessage)."""
+    return _HTTPMessage.__new__(_HTTPMessage)
+
+
+def parse_request(handler):
+    """BaseHTTPRequestHandler.parse_request: see fasthttp/request.py for the
+    same steps in Python, and the rare paths both call."""
+    cdef fh_request_line rl
+    cdef const char *p
+    cdef Py_ssize_t n
+    cdef _Head head
+    cdef dict state
+    handler.command = None
+    handler.request_version = handler.default_request_version
+    handler.close_connection = True
+    raw = handler.raw_requestline
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    p = PyBytes_AS_STRING(raw)
+    n = PyBytes_GET_SIZE(raw)
+    while n > 0 and (p[n - 1] == b'\r' or p[n - 1] == b'\n'):   # rstrip('\r\n')
+        n -= 1
+    requestline = PyUnicode_DecodeLatin1(p, n, NULL)
+    handler.requestline = requestline
+    protocol_version = handler.protocol_version
+
+    if fh_parse_request_line(p, <size_t>PyBytes_GET_SIZE(raw), &rl) == FH_OK:
+        command = latin1_span(p, rl.method)
+        if ((rl.version_major > 1 or (rl.version_major == 1 and rl.version_minor >= 1))
+                and protocol_version >= "HTTP/1.1"):
+            handler.close_connection = False
+        if rl.version_major >= 2:
+            handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                               "Invalid HTTP version (%d.%d)"
+                               % (rl.version_major, rl.version_minor))
+            return False
+        handler.request_version = latin1_span(p, fh_span(n - 8, 8))
+        if rl.target.len >= 2 and p[rl.target.off] == b'/' and p[rl.target.off + 1] == b'/':
+            path = "/" + latin1_span(p, rl.target).lstrip("/")
+        else:
+            path = latin1_span(p, rl.target)
+    else:
+        words = lenient_request_line(handler, requestline)
+        if words is None:
+            return False
+        command, path = words
+        # gh-87389: '//host/path' would read as a scheme-relative URL in a
+        # redirect, so the stdlib reduces leading slashes to one.
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+    handler.command = command
+    handler.path = path
+
+    rfile = handler.rfile
+    try:
+        head = read_head(rfile, max_line(), max_headers(), handler.max_head_bytes)
+    except HeadError as err:
+        return reject_head(handler, err)
+    if type(rfile) is SocketReader:
+        (<SocketReader>rfile).end_head()
+    message_class = handler.MessageClass
+    if message_class is _HTTPMessage and not head.exotic_type:
+        headers = _new_message()
+        # Fill the instance dict in place: replacing it (__dict__ = ...) loses
+        # the attributes on 3.13, where fresh instances keep inline values.
+        state = PyObject_GenericGetDict(headers, NULL)
+        PyDict_Update(state, MESSAGE_TEMPLATE)
+        state["_headers"] = head.pairs
+        state["defects"] = []
+        connection = head.connection
+        expect_continue = head.expect_continue
+    else:
+        headers = exact_message(handler, head.pairs)
+        connection_value = headers.get("Connection", "").lower()
+        connection = (CONN_CLOSE if connection_value == "close" else
+                      CONN_KEEP_ALIVE if connection_value == "keep-alive" else CONN_OTHER)
+        expect_continue = headers.get("Expect", "").lower() == "100-continue"
+    handler.headers = headers
+    if head.framing and not check_framing(handler):
+        return False
+
+    if connection == CONN_CLOSE:
+        handler.close_connection = True
+    elif connection == CONN_KEEP_ALIVE and protocol_version >= "HTTP/1.1":
+        handler.close_connection = False
+    if (expect_continue and protocol_version >= "HTTP/1.1" and
+            handler.request_version >= "HTTP/1.1"):
+        if not handler.handle_expect_100():
+            return False
+    return True

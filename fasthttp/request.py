@@ -1,0 +1,309 @@
+"""The request side of http.server's BaseHTTPRequestHandler: parse_request().
+
+parse_request() here is the pure-Python path; fasthttp/_request.pyx is the
+same function in C (fasthttp._core picks one). Both read the request line and
+the header block through the head parser (head.py / _head.pyx) and share the
+rare paths, which are plain Python below: the request line in a form other
+than RFC 9112's strict one (http.server's lenient word-splitting decides),
+a head the parser refused, a custom MessageClass, and the framing checks that
+refuse ambiguous bodies (request smuggling, RFC 9112 section 6).
+"""
+from __future__ import annotations
+
+import email.message
+import email.parser
+import email.policy
+import http.client
+import http.client as _http_client
+import http.server as _stdlib
+import io
+import re
+from http import HTTPStatus
+from typing import Any, Optional, cast
+
+from fasthttp.errors import HeadError
+from fasthttp.head import _REQUEST_LINE, _size_t, content_length, head_info, read_head
+from fasthttp.sockio import SocketReader
+
+__all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing",
+           "refuse", "exact_message", "max_line", "max_headers", "MESSAGE_TEMPLATE"]
+
+# -- the request line ------------------------------------------------------
+
+def _stdlib_version_rules() -> tuple[bool, bool]:
+    """Which request-version checks does the running http.server make?
+
+    3.11+ (and security releases of older lines) reject non-digit and overlong
+    version components; older ones let int() decide. We ask the stdlib itself
+    rather than keying on version numbers.
+    """
+    class Probe(_stdlib.BaseHTTPRequestHandler):
+        def __init__(self, raw: bytes) -> None:
+            self.raw_requestline = raw
+            self.rfile = io.BytesIO(b"\r\n")
+            self.rejected = False
+
+        def send_error(self, code: int, message: Optional[str] = None,
+                       explain: Optional[str] = None) -> None:
+            self.rejected = True
+
+    non_digit = Probe(b"GET / HTTP/+1.1\r\n")
+    non_digit.parse_request()
+    too_long = Probe(b"GET / HTTP/1.00000000001\r\n")
+    too_long.parse_request()
+    return non_digit.rejected, too_long.rejected
+
+
+_REJECT_NON_DIGIT_VERSION, _REJECT_LONG_VERSION = _stdlib_version_rules()
+
+# RFC 9110 token, for methods on the lenient path.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# Control characters RFC 9112 never allows in a request line. HTAB, VT and FF
+# are allowed: RFC 9112 section 3 lets a server split words on them.
+_REQUEST_LINE_CTL = re.compile(r"[\x00-\x08\x0a\x0d-\x1f\x7f]")
+
+
+def _lenient_version_number(version: str) -> Optional[tuple[int, int]]:
+    """http.server's reading of a version word -> (major, minor) or None."""
+    if not version.startswith("HTTP/"):
+        return None
+    parts = version[5:].split(".")
+    if len(parts) != 2:
+        return None
+    if _REJECT_NON_DIGIT_VERSION and not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    if _REJECT_LONG_VERSION and (len(parts[0]) > 10 or len(parts[1]) > 10):
+        return None
+    try:
+        return int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+
+
+# -- the header block and framing -------------------------------------------
+
+def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str]]:
+    """A request line not in RFC 9112's strict form: http.server's
+    word-splitting rules decide (and answer), then we refuse what they let
+    through but RFC 9112 forbids. Returns (command, path) or None."""
+    words = requestline.split()
+    if not words:
+        return None
+    if len(words) >= 3:
+        version = words[-1]
+        number = _lenient_version_number(version)
+        if number is None:
+            self.send_error(HTTPStatus.BAD_REQUEST,
+                            "Bad request version (%r)" % version)
+            return None
+        if number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        if number >= (2, 0):
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                            "Invalid HTTP version (%s)" % version[5:])
+            return None
+        self.request_version = version
+    if not 2 <= len(words) <= 3:
+        self.send_error(HTTPStatus.BAD_REQUEST,
+                        "Bad request syntax (%r)" % requestline)
+        return None
+    command, path = words[:2]
+    if len(words) == 2:
+        self.close_connection = True
+        if command != "GET":
+            self.send_error(HTTPStatus.BAD_REQUEST,
+                            "Bad HTTP/0.9 request type (%r)" % command)
+            return None
+    # The line as sent, less one terminator: rstrip('\r\n') above would
+    # hide a bare CR before it.
+    sent = self.raw_requestline
+    if sent.endswith(b"\r\n"):
+        sent = sent[:-2]
+    elif sent.endswith(b"\n"):
+        sent = sent[:-1]
+    if not _TOKEN.match(command) or _REQUEST_LINE_CTL.search(str(sent, "iso-8859-1")):
+        self.close_connection = True
+        self.send_error(HTTPStatus.BAD_REQUEST,
+                        "Bad request syntax (%r)" % requestline)
+        return None
+    return command, path
+
+def reject_head(self: Any, err: HeadError) -> bool:
+    """Answer a header block the parser refused, as http.server would."""
+    if err.kind == "line_too_long":
+        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "Line too long",
+                        str(http.client.LineTooLong("header line")))
+    elif err.kind == "too_many_headers":
+        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "Too many headers",
+                        "got more than %d headers" % max_headers())
+    elif err.kind == "head_too_large":
+        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "Request header fields too large", err.reason)
+    else:
+        self.send_error(HTTPStatus.BAD_REQUEST,
+                        "Bad request (%s)" % err.reason)
+    self.close_connection = True
+    return False
+
+def check_framing(self: Any) -> bool:
+    """Refuse a request whose body length is ambiguous (RFC 9112 6.1-6.3):
+    the ways one server reads a body another server would read otherwise
+    (request smuggling). Called by parse_request only when the head has a
+    Content-Length or Transfer-Encoding. Returns False after answering."""
+    headers = self.headers
+    codings_fields = headers.get_all("Transfer-Encoding")
+    lengths = headers.get_all("Content-Length")
+    if codings_fields is not None:
+        if lengths is not None:
+            return refuse(self, HTTPStatus.BAD_REQUEST,
+                                   "both Content-Length and Transfer-Encoding")
+        if not self.request_version >= "HTTP/1.1":
+            return refuse(self, HTTPStatus.BAD_REQUEST,
+                                   "Transfer-Encoding in an HTTP/1.0 request")
+        codings = [c.strip(" \t").lower()
+                   for field in codings_fields for c in field.split(",")]
+        codings = [c for c in codings if c]
+        if not codings or codings[-1] != "chunked":
+            return refuse(self, HTTPStatus.BAD_REQUEST,
+                                   "final transfer coding is not chunked")
+        if len(codings) > 1:
+            if codings.count("chunked") > 1:
+                return refuse(self, HTTPStatus.BAD_REQUEST,
+                                       "chunked applied more than once")
+            return refuse(self, HTTPStatus.NOT_IMPLEMENTED,
+                                   "unsupported transfer coding (%s)"
+                                   % ", ".join(codings[:-1]))
+    elif lengths is not None:
+        values: set[int] = set()
+        for field in lengths:
+            length = content_length(field)
+            if length is None:
+                return refuse(self, HTTPStatus.BAD_REQUEST, "invalid Content-Length")
+            values.add(length)
+        if len(values) > 1:
+            return refuse(self, HTTPStatus.BAD_REQUEST,
+                                   "conflicting Content-Length values")
+    return True
+
+def refuse(self: Any, status: HTTPStatus, reason: str) -> bool:
+    self.close_connection = True
+    if status == HTTPStatus.BAD_REQUEST:
+        self.send_error(status, "Bad request (%s)" % reason)
+    else:
+        self.send_error(status, reason)
+    return False
+
+def exact_message(self: Any, pairs: list[tuple[str, str]]) -> email.message.Message:
+    """The headers as email.parser builds them, for a custom MessageClass
+    or a Content-Type that makes it look for a multipart/message body.
+    (The fast path fills in a plain HTTPMessage directly.) We re-serialize
+    the checked pairs: the parser strips the same leading whitespace we
+    did and keeps the trailing, so the result is the stdlib's."""
+    text = "".join(["%s: %s\r\n" % pair for pair in pairs]) + "\r\n"
+    message: email.message.Message = email.parser.Parser(
+        _class=self.MessageClass).parsestr(text)
+    return message
+
+
+def max_line() -> int:
+    """http.client's line limit, read when used (tests patch it)."""
+    return cast(int, vars(http.client)["_MAXLINE"])
+
+
+def max_headers() -> int:
+    """http.client's header-count limit, read when used (tests patch it)."""
+    return cast(int, vars(http.client)["_MAXHEADERS"])
+
+
+# A plain HTTPMessage as email.parser leaves it, less the headers: the fast
+# path fills a fresh instance's __dict__ from this (both paths).
+MESSAGE_TEMPLATE: dict[str, Any] = dict(
+    policy=email.policy.compat32, _headers=None, _unixfrom=None, _payload="",
+    _charset=None, preamble=None, epilogue=None, defects=None,
+    _default_type="text/plain")
+_HTTPMessage = _http_client.HTTPMessage
+
+
+# -- parse_request, the pure-Python path -----------------------------------
+
+def parse_request(handler: Any) -> bool:
+    """BaseHTTPRequestHandler.parse_request, as parse_request() in
+    _request.pyx: the strict request line and the header block here, the rare
+    paths through the functions below, which both paths share."""
+    handler.command = None
+    handler.request_version = handler.default_request_version
+    handler.close_connection = True
+    raw = handler.raw_requestline
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    requestline = raw.decode("latin-1").rstrip("\r\n")
+    handler.requestline = requestline
+
+    m = _REQUEST_LINE.fullmatch(raw)
+    if m is not None:
+        method, target, major, minor = m.groups()
+        command = method.decode("latin-1")
+        path = target.decode("latin-1")
+        major = major[0] - 48
+        minor = minor[0] - 48
+        if ((major > 1 or (major == 1 and minor >= 1))
+                and handler.protocol_version >= "HTTP/1.1"):
+            handler.close_connection = False
+        if major >= 2:
+            handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                               "Invalid HTTP version (%d.%d)" % (major, minor))
+            return False
+        handler.request_version = requestline[len(requestline) - 8:]
+    else:
+        words = lenient_request_line(handler, requestline)
+        if words is None:
+            return False
+        command, path = words
+    handler.command = command
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    handler.path = path
+
+    rfile = handler.rfile
+    try:
+        pairs = read_head(rfile, _size_t(max_line()), _size_t(max_headers()),
+                          _size_t(handler.max_head_bytes))
+    except HeadError as err:
+        return reject_head(handler, err)
+    if type(rfile) is SocketReader:
+        rfile.end_head()
+    connection, expect, exotic, framing = head_info(pairs)
+    message_class = handler.MessageClass
+    headers: email.message.Message
+    if message_class is _HTTPMessage and not exotic:
+        headers = _HTTPMessage.__new__(_HTTPMessage)
+        state = MESSAGE_TEMPLATE.copy()
+        state["_headers"] = pairs
+        state["defects"] = []
+        headers.__dict__.update(state)
+        if connection is None:
+            connection = ""
+        if expect is None:
+            expect = ""
+    else:
+        headers = exact_message(handler, pairs)
+        connection = headers.get("Connection", "")
+        expect = headers.get("Expect", "")
+    handler.headers = headers
+    if framing and not check_framing(handler):
+        return False
+
+    if connection:
+        connection = connection.lower()
+        if connection == "close":
+            handler.close_connection = True
+        elif connection == "keep-alive" and handler.protocol_version >= "HTTP/1.1":
+            handler.close_connection = False
+    if (expect and expect.lower() == "100-continue" and
+            handler.protocol_version >= "HTTP/1.1" and
+            handler.request_version >= "HTTP/1.1"):
+        if not handler.handle_expect_100():
+            return False
+    return True

@@ -1,0 +1,473 @@
+"""The handler's files: SocketReader (rfile) and SocketWriter (wfile).
+
+One source, two builds: this module is the pure-Python implementation, and
+setup.py compiles the very same source a second time with Cython, typed by
+fasthttp/_sockio.pxd, as the extension module fasthttp._sockio. The two
+cannot drift; fasthttp._core picks one.
+
+The reader only buffers and receives. Parsing a request head in place in its
+buffer is the head parser's business (fasthttp/head.py, fasthttp/_head.pyx),
+which reads ``_storage[_start:_end]`` and calls ``_fill()``.
+
+Memory follows bytes received, never bytes promised: read(n) grows the buffer
+as data arrives, so a request that declares a huge body and sends nothing
+costs nothing.
+"""
+from __future__ import annotations
+
+import io
+import select as _select
+import socket as _socket
+import time as _time
+from operator import index as _index
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable, Iterator
+
+    from typing_extensions import Buffer, Self
+
+__all__ = ["SocketReader", "SocketWriter"]
+
+_INITIAL_BUFFER = 8192
+# read(n) with n beyond what is buffered grows the buffer by at most this much
+# ahead of the bytes actually received.
+_READ_AHEAD = 64 * 1024
+_SSIZE_MAX = (1 << 63) - 1
+_HAVE_POLL = hasattr(_select, "poll")
+
+
+def _ssize(value: Any) -> int:
+    """A size argument as io's readers take it (None: -1)."""
+    if value is None:
+        return -1
+    size: int = value if type(value) is int else _index(value)
+    if not -_SSIZE_MAX - 1 <= size <= _SSIZE_MAX:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return size
+
+
+_CLOSED = "I/O operation on closed file."
+
+
+class SocketReader:
+    """A buffered binary reader over a socket, the handler's ``rfile``.
+
+    It behaves like the BufferedReader that socket.makefile('rb') returns
+    (read, read1, readline, readinto, peek, iteration, close), and lets the
+    header parser work directly in its buffer: one recv() usually carries a
+    whole request head, which is then parsed without copying it line by line.
+    """
+
+
+    def __init__(self, sock: socket.socket, writer: SocketWriter | None = None) -> None:
+        self.io_timeout = 30.0
+        if writer is not None and not isinstance(writer, SocketWriter):
+            raise TypeError("writer must be a SocketWriter or None")
+        self._writer = writer
+        self._sock = sock
+        self._recv_into = sock.recv_into
+        self._storage = bytearray(_INITIAL_BUFFER)
+        self._view = memoryview(self._storage)
+        self._start = 0
+        self._end = 0
+        self._closed = False
+        self._deadline = 0.0
+        self._base_timeout: float | None = None
+        self._timeout_changed = False
+        self._poller: _select.poll | None = None
+
+    def _apply_deadline(self) -> None:
+        """Bound the next recv by what is left of the request-head deadline."""
+        remaining = self._deadline - _time.monotonic()
+        if remaining <= 0:
+            raise _socket.timeout("request head timed out")
+        if self._poller is not None:
+            # A plain blocking socket: wait with poll() ourselves rather than
+            # switching the socket to timeout mode and back for every request
+            # (two fcntl() calls, and CPython's own poll() before each recv).
+            while not self._poller.poll(int(remaining * 1000) + 1):
+                remaining = self._deadline - _time.monotonic()
+                if remaining <= 0:
+                    raise _socket.timeout("request head timed out")
+            return
+        if not self._timeout_changed:
+            self._base_timeout = self._sock.gettimeout()
+            self._timeout_changed = True
+        base = self._base_timeout
+        self._sock.settimeout(remaining if base is None or base > remaining else base)
+
+    def start_head(self, timeout: float) -> None:
+        """Start the request-head deadline: until end_head(), every recv is
+        bounded by what is left of `timeout` seconds (slowloris defence)."""
+        self._deadline = _time.monotonic() + float(timeout)
+        if (self._poller is None and _HAVE_POLL and type(self._sock) is _socket.socket
+                and self._sock.gettimeout() is None):
+            self._poller = _select.poll()
+            self._poller.register(self._sock, _select.POLLIN)
+
+    def end_head(self) -> None:
+        """The head is in: give the socket back its own timeout."""
+        self._deadline = 0.0
+        if self._timeout_changed:
+            self._timeout_changed = False
+            self._sock.settimeout(self._base_timeout)
+
+    def _make_room(self) -> None:
+        """Ensure free space after _end: slide data to the front, else grow."""
+        cap = len(self._storage)
+        start = self._start
+        end = self._end
+        used = end - start
+        if end < cap:
+            return
+        if start > 0:
+            self._view[0:used] = self._view[start:end]
+            self._start = 0
+            self._end = used
+            return
+        bigger = bytearray(cap * 2)
+        bigger[0:used] = self._view[0:used]
+        self._view.release()
+        self._storage = bigger
+        self._view = memoryview(bigger)
+
+    def _reserve(self, n: int) -> None:
+        """Ensure room for n bytes from _start on: slide, else grow."""
+        cap = len(self._storage)
+        start = self._start
+        if start + n <= cap:
+            return
+        used = self._end - start
+        if n <= cap:
+            self._view[0:used] = self._view[start:self._end]
+        else:
+            bigger = bytearray(max(n, cap * 2))
+            bigger[0:used] = self._view[start:self._end]
+            self._view.release()
+            self._storage = bigger
+            self._view = memoryview(bigger)
+        self._start = 0
+        self._end = used
+
+    def _fill(self) -> int:
+        """One recv into the buffer; returns the byte count (0 at EOF)."""
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if self._start == self._end:
+            self._start = self._end = 0
+        self._make_room()
+        return self._recv_more()
+
+    def _recv_more(self) -> int:
+        """One recv into the free space after _end; 0 at EOF."""
+        if self._deadline:
+            self._apply_deadline()
+        writer = self._writer
+        if writer is not None and (writer._corked or writer._pending):
+            writer.push()       # e.g. "100 Continue": the peer waits for it
+        while True:
+            try:
+                n = self._recv_into(self._view[self._end:])
+                break
+            except BlockingIOError:
+                # A non-blocking socket (LoopHTTPServer): wait like a
+                # blocking one would, up to io_timeout.
+                _wait_ready(self._sock, False, self.io_timeout)
+        if type(n) is not int:
+            n = _index(n)
+        self._end += n
+        return n
+
+    def fill_nowait(self) -> int:
+        """For an event loop: one recv on a non-blocking socket. Returns the
+        byte count, 0 at EOF, -1 when nothing was ready."""
+        if self._start == self._end:
+            self._start = self._end = 0
+        self._make_room()
+        try:
+            n = self._recv_into(self._view[self._end:])
+        except BlockingIOError:
+            return -1
+        self._end += n
+        return n
+
+    def _take(self, n: int) -> bytes:
+        start = self._start
+        self._start = start + n
+        return bytes(self._view[start:start + n])
+
+    # -- the io.BufferedReader surface -----------------------------------------
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = _ssize(size)
+        while True:
+            start = self._start
+            avail = self._end - start
+            scan = avail if limit < 0 or limit > avail else limit
+            lf = self._storage.find(b"\n", start, start + scan)
+            if lf >= 0:
+                return self._take(lf - start + 1)
+            if limit >= 0 and avail >= limit:
+                return self._take(limit)
+            if self._fill() == 0:
+                return self._take(self._end - self._start)
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = _ssize(size)
+        avail = self._end - self._start
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if want < 0:
+            chunks = [self._take(avail)]
+            while self._fill():
+                chunks.append(self._take(self._end - self._start))
+            return b"".join(chunks)
+        if want <= avail:
+            return self._take(want)
+        # Receive into our buffer, grown as bytes arrive (never to `want` up
+        # front: a declared size is a promise, not data). If a recv times
+        # out, what arrived so far stays buffered for the next read.
+        while self._end - self._start < want:
+            self._reserve(min(want, self._end - self._start + _READ_AHEAD))
+            if self._recv_more() == 0:
+                break
+        return self._take(min(want, self._end - self._start))
+
+    def read1(self, size: int | None = -1) -> bytes:
+        want = _ssize(size)
+        avail = self._end - self._start
+        if want == 0:
+            return b""
+        if avail == 0:
+            self._fill()
+            avail = self._end - self._start
+        if want < 0 or want > avail:
+            want = avail
+        return self._take(want)
+
+    def readinto(self, b: Buffer) -> int:
+        with memoryview(b) as view:
+            view = view.cast("B")
+            data = self.read(len(view))
+            n = len(data)
+            view[:n] = data
+        return n
+
+    def readinto1(self, b: Buffer) -> int:
+        with memoryview(b) as view:
+            view = view.cast("B")
+            data = self.read1(len(view))
+            n = len(data)
+            view[:n] = data
+        return n
+
+    def peek(self, size: int = 0) -> bytes:
+        if self._end == self._start:
+            self._fill()
+        return bytes(self._view[self._start:self._end])
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def buffered(self) -> int:
+        """How many bytes are already received but not yet read."""
+        return self._end - self._start
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def _wait_ready(sock: socket.socket, writing: bool, timeout: float | None) -> None:
+    """Wait until a non-blocking socket is ready (poll), or raise
+    socket.timeout as a blocking socket with that timeout would."""
+    poller = _select.poll()
+    poller.register(sock, _select.POLLOUT if writing else _select.POLLIN)
+    if not poller.poll(None if timeout is None else timeout * 1000):
+        raise _socket.timeout("timed out")
+
+
+def _send_nonblocking(sock: socket.socket, data: Buffer, flags: int,
+                      timeout: float | None) -> None:
+    """sendall() for a non-blocking socket: send() until done, waiting for
+    room when the kernel's buffer is full."""
+    with memoryview(data) as view:
+        view = view.cast("B")
+        sent, total = 0, len(view)
+        while sent < total:
+            try:
+                sent += sock.send(view[sent:], flags)
+            except BlockingIOError:
+                _wait_ready(sock, True, timeout)
+
+
+# Linux's MSG_MORE: see the .pyx (the header block waits for the body's first
+# send, so both leave in one segment, in order with direct socket writes).
+_MSG_MORE = getattr(_socket, "MSG_MORE", 0)
+
+
+_GATHER_LIMIT = 65536       # bytes a gathering writer holds before sending
+
+
+class SocketWriter:
+    """The handler's ``wfile``: every write goes straight to the socket, as
+    with socketserver's unbuffered writer (wbufsize = 0). The header block
+    (write_head) is sent with MSG_MORE where the OS has it; anything sent
+    after it, or flush(), or the next read from rfile releases it.
+
+    With ``gather`` set (LoopHTTPServer does), writes are collected until
+    flush() or _GATHER_LIMIT bytes and then sent at once: one send() for a
+    whole response."""
+
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.io_timeout = 30.0
+        self._sock = sock
+        self._sendall = sock.sendall
+        self._closed = False
+        self._corked = False
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self.gather = False
+        # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
+        self._more = _MSG_MORE if (type(sock) is _socket.socket and
+                                   sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
+
+    def _send(self, data: Buffer, flags: int) -> None:
+        if self._sock.gettimeout() == 0.0:
+            _send_nonblocking(self._sock, data, flags, self.io_timeout)
+        elif flags:
+            self._sendall(data, flags)
+        else:
+            self._sendall(data)
+
+    def _hold(self, data: bytes, n: int) -> None:
+        self._pending.append(data)
+        self._pending_bytes += n
+        if self._pending_bytes >= _GATHER_LIMIT:
+            self._send_pending()
+
+    def _send_pending(self) -> None:
+        if self._pending:
+            pending = self._pending
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            self._pending = []
+            self._pending_bytes = 0
+            self._send(data, 0)
+
+    def write(self, b: Buffer) -> int:
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if type(b) is bytes:
+            n = len(b)
+        else:
+            with memoryview(b) as view:
+                n = view.nbytes
+        if self.gather:
+            # A copy of a mutable buffer: the caller may reuse it.
+            self._hold(b if type(b) is bytes else bytes(b), n)
+            return n
+        self._send(b, 0)
+        self._corked = False
+        return n
+
+    def write_head(self, head: bytes) -> None:
+        """Send a response's header block; the kernel may hold it briefly
+        (at most until the body is sent, flush(), or 200 ms)."""
+        if type(head) is not bytes:
+            raise TypeError("head must be bytes")
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if self.gather:
+            self._hold(head, len(head))
+            return
+        self._send(head, self._more)
+        self._corked = self._more != 0
+
+    def push(self) -> None:
+        """Send what is held back: gathered writes, or a corked header block
+        (setting TCP_NODELAY again makes the kernel send it)."""
+        if self._pending:
+            self._send_pending()
+        if self._corked:
+            self._corked = False
+            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+
+    def writelines(self, lines: Iterable[Buffer]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._closed:
+            raise ValueError(_CLOSED)
+        self.push()
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if not self._closed and self._pending:
+            self._send_pending()
+        self._closed = True
+
+
+io.BufferedIOBase.register(SocketReader)
+io.BufferedIOBase.register(SocketWriter)
