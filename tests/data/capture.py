@@ -433,10 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated names to capture (default: all)")
     args = ap.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
-    os.environ.update(_env())
-    for k in list(os.environ):
-        if k.lower().endswith("_proxy") and k.lower() != "no_proxy":
-            del os.environ[k]
+    env = _env()  # the Python clients run in this process
+    os.environ.clear()
+    os.environ.update(env)
     OUT.mkdir(parents=True, exist_ok=True)
     rows = _previous_rows()
     rec = Recorder(args.port)
