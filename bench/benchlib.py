@@ -13,7 +13,7 @@ import pytest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-REQUESTS_DIR = Path(__file__).resolve().parents[2] / "shared" / "requests"
+REQUESTS_DIR = REPO_ROOT / "tests" / "data" / "requests"  # the request corpus
 
 for _p in (str(BENCH_DIR), str(REPO_ROOT)):
     if _p not in sys.path:
@@ -39,9 +39,10 @@ CLIENT_ADDRESS = ("127.0.0.1", 54321)
 
 
 def load_request(name: str) -> bytes:
+    # The corpus is part of the repository: a missing request is a failure, not a skip.
     path = REQUESTS_DIR / f"{name}.http"
     if not path.is_file():
-        pytest.skip(f"corpus request {path} not found")
+        pytest.fail(f"corpus request {path} not found (see tests/data/capture.py)", pytrace=False)
     return path.read_bytes()
 
 

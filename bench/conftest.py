@@ -10,7 +10,7 @@ compares implementations on the same input; bench/report.py prints one table per
 Option:
     --bench-requests NAMES   comma-separated corpus names (without .http) for every
                              request-parametrized benchmark, or "all" for every bodyless
-                             GET/HEAD in ../shared/requests. Default: a small set per file.
+                             GET/HEAD in tests/data/requests. Default: a small set per file.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ def pytest_addoption(parser):
         default=None,
         help='bench/: comma-separated corpus request names (without .http), or "all"',
     )
+
+
+def pytest_sessionstart(session):
+    # The corpus is part of the repository; without it most benchmarks would not run.
+    if not any(benchlib.REQUESTS_DIR.glob("*.http")):
+        raise pytest.UsageError(f"request corpus missing: no {benchlib.REQUESTS_DIR}/*.http "
+                                "(see tests/data/capture.py)")
 
 
 def pytest_generate_tests(metafunc):
@@ -57,5 +64,5 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def request_bytes(req) -> bytes:
-    """The exact bytes of corpus request *req* (../shared/requests/<req>.http)."""
+    """The exact bytes of corpus request *req* (tests/data/requests/<req>.http)."""
     return benchlib.load_request(req)

@@ -51,7 +51,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-REQUESTS_DIR = Path(__file__).resolve().parents[2] / "shared" / "requests"
+REQUESTS_DIR = REPO_ROOT / "tests" / "data" / "requests"  # the request corpus
 SERVERS_PY = BENCH_DIR / "servers.py"
 
 sys.path.insert(0, str(BENCH_DIR))
@@ -428,7 +428,7 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", default="1,32", help="wrk -c values (default 1,32)")
     ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
                     help=f"comma-separated, from {','.join(ALL_SERVERS)} (default: all but fasthttp-tuned)")
-    ap.add_argument("--request", metavar="NAME", help="send the headers of ../shared/requests/NAME.http "
+    ap.add_argument("--request", metavar="NAME", help="send the headers of tests/data/requests/NAME.http "
                     "(body-less) instead of wrk's minimal GET")
     ap.add_argument("--json", metavar="PATH", help="results file (default bench/results/load-<time>.json)")
     ap.add_argument("--chart", metavar="PATH", help="also write a PNG bar chart of req/s")

@@ -1,6 +1,6 @@
 """Write the seed corpora of the two fuzz targets (run from the repo root).
 
-    python3 fuzz/make_seeds.py [SHARED_REQUESTS_DIR]
+    python3 fuzz/make_seeds.py [REQUESTS_DIR]
 
 fuzz/corpus_parser/  inputs of csrc/fuzz_parser.c: an 8-byte configuration
                      header (limit mode, limit values, split strategy, split
@@ -9,7 +9,7 @@ fuzz/corpus_parser/  inputs of csrc/fuzz_parser.c: an 8-byte configuration
 fuzz/corpus_python/  inputs of fuzz/fuzz_request.py: one configuration byte
                      (see fuzz_request.py), then the request bytes.
 
-Seeds are the real-world requests in ../shared/requests/*.http (each with
+Seeds are the real-world requests in tests/data/requests/*.http (each with
 the default configuration and with a few stressing ones) plus hand-written
 malformed heads. The files are small and deterministic; the fuzzers' grown
 corpora go to fuzz/work/ (not in git).
@@ -67,19 +67,16 @@ def write(dirpath, name, data):
 
 
 def main():
-    shared = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "requests"
-    requests = {}
-    if shared.is_dir():
-        for p in sorted(shared.glob("*.http")):
-            requests[p.stem] = p.read_bytes()
-    else:
-        print(f"note: {shared} not found; only the hand-written seeds", file=sys.stderr)
+    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "data" / "requests"
+    requests = {p.stem: p.read_bytes() for p in sorted(corpus.glob("*.http"))}
+    if not requests:
+        sys.exit(f"error: no request corpus at {corpus}/*.http")
 
     cparser = FUZZ / "corpus_parser"
     python = FUZZ / "corpus_python"
     for name, data in requests.items():
-        write(cparser, f"shared_{name}", DEFAULT + data)
-        write(python, f"shared_{name}", bytes([0]) + data)
+        write(cparser, f"req_{name}", DEFAULT + data)
+        write(python, f"req_{name}", bytes([0]) + data)
     # A few stressing configurations over some real requests.
     variants = [("lines", LINES), ("bytes", BYTES), ("tiny", TINY),
                 ("tinyfresh", TINY_FRESH), ("medium", MEDIUM), ("edge", EDGE)]

@@ -6,7 +6,7 @@
 #   make fuzz          libFuzzer on csrc/fuzz_parser.c for FUZZ_SECONDS
 #   make fuzz-python   atheris on fuzz/fuzz_request.py (C vs pure) for FUZZ_SECONDS
 #   make fuzz-replay   seeds + regressions through both targets once (no fuzzing)
-#   make fuzz-seeds    rewrite fuzz/corpus_*/ from ../shared/requests and fuzz/regressions
+#   make fuzz-seeds    rewrite fuzz/corpus_*/ from tests/data/requests and fuzz/regressions
 #   make hardening-tools   apt/pip installs the targets above need (clang, valgrind, atheris)
 #
 # Generated files live in fuzz/work/ (ignored by git): binaries, the growing

@@ -8,17 +8,14 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-# The shared request corpus is found at ../shared/requests (relative to the
-# repository). When the tests run from elsewhere (a copy testing an installed
-# wheel), FASTHTTP_CORPUS names it instead: support.SHARED_REQUESTS, which
-# test_differential and test_handler_socketless use, is pointed there before
-# they are collected. (test_parser.py computes its own CORPUS path.)
-_corpus_env = os.environ.get("FASTHTTP_CORPUS")
-if _corpus_env:
-    import support as _support
 
-    if not _support.SHARED_REQUESTS.is_dir() and Path(_corpus_env).is_dir():
-        _support.SHARED_REQUESTS = Path(_corpus_env).resolve()
+def pytest_sessionstart(session):
+    # The request corpus (tests/data/requests) travels with the tests: without it the
+    # corpus tests would not exist at all, so stop the run instead of passing quietly.
+    corpus = TESTS_DIR / "data" / "requests"
+    if not any(corpus.glob("*.http")):
+        raise pytest.UsageError(f"request corpus missing: no {corpus}/*.http "
+                                "(it belongs to the tests; see tests/data/capture.py)")
 
 
 def pytest_report_header(config):

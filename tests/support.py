@@ -38,7 +38,18 @@ from typing import Any
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-SHARED_REQUESTS = Path(__file__).resolve().parents[2] / "shared" / "requests"
+# The request corpus captured from real clients (tests/data/capture.py). It ships with
+# the tests (sdist, the installed-wheel test copy), so a missing one is an error, never a skip.
+REQUEST_CORPUS = TESTS_DIR / "data" / "requests"
+
+
+def corpus_files() -> list[Path]:
+    """tests/data/requests/*.http, sorted; raises if there are none."""
+    files = sorted(REQUEST_CORPUS.glob("*.http"))
+    if not files:
+        raise FileNotFoundError(f"request corpus missing: no {REQUEST_CORPUS}/*.http "
+                                "(it belongs to the tests; see tests/data/capture.py)")
+    return files
 
 SELFTEST = os.environ.get("FASTHTTP_DIFF_SELFTEST") == "1"
 

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 import support
-from support import SHARED_REQUESTS, Pause, WaitFor, exchange, split_responses
+from support import Pause, WaitFor, exchange, split_responses
 
 CRLF = b"\r\n"
 
@@ -91,17 +91,12 @@ def byte_at_a_time(data: bytes, pause: float = 0.002):
 
 
 # --------------------------------------------------------------------------
-# Corpus from ../shared/requests
+# The request corpus (tests/data/requests)
 # --------------------------------------------------------------------------
 
 def _corpus_params():
-    if not SHARED_REQUESTS.is_dir():
-        return [pytest.param(None, None, None, marks=pytest.mark.skip(
-            reason=f"corpus directory {SHARED_REQUESTS} missing"), id="no-corpus")]
     params = []
-    for path in sorted(SHARED_REQUESTS.iterdir()):
-        if not path.is_file():
-            continue
+    for path in support.corpus_files():
         for kind, mode in (("echo10", "whole"), ("echo10", "chunked"), ("custommsg", "halfclose"),
                            ("echo11", "whole"), ("echo11", "halfclose")):
             params.append(pytest.param(path, kind, mode, id=f"{path.stem}-{kind}-{mode}"))

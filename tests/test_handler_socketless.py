@@ -17,7 +17,6 @@ import pytest
 import support
 from support import (
     FIXED_DATE,
-    SHARED_REQUESTS,
     EchoMixin,
     build_handler,
     handler_for,
@@ -80,10 +79,8 @@ REQUESTS = {
     "chunked": req(b"POST /c HTTP/1.1", b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n"),
     "multipart-no-body": req(b"GET / HTTP/1.0", b"Content-Type: multipart/form-data; boundary=x"),
 }
-if SHARED_REQUESTS.is_dir():
-    for _p in sorted(SHARED_REQUESTS.iterdir()):
-        if _p.is_file():
-            REQUESTS["corpus-" + _p.stem] = _p.read_bytes()
+for _p in support.corpus_files():
+    REQUESTS["corpus-" + _p.stem] = _p.read_bytes()
 
 RFILES = {
     "BytesIO": io.BytesIO,

@@ -8,12 +8,12 @@ HeadError (kind, reason) out.
 import http.client
 import io
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from impls import support_impl
+from support import corpus_files
 
 from fasthttp.errors import HeadError
 
@@ -37,8 +37,7 @@ def _both():
     return _load("fasthttp:c"), _load("fasthttp:pure")
 
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "requests"
-CORPUS_FILES = sorted(CORPUS.glob("*.http")) if CORPUS.is_dir() else []
+CORPUS_FILES = corpus_files()  # tests/data/requests/*.http; raises if missing
 
 # -- error outcomes (kind, reason): fh_reason() ---------------------------
 
@@ -105,7 +104,7 @@ def via_reader(mod, raw, sizes=None, **limits):
 
 
 # --------------------------------------------------------------------------
-# The shared corpus: every request parses, as http.client.parse_headers does
+# The request corpus: every request parses, as http.client.parse_headers does
 # --------------------------------------------------------------------------
 
 def _corpus_requests(data):
@@ -131,7 +130,6 @@ def _corpus_requests(data):
     return out
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason=f"corpus not found at {CORPUS}")
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_corpus(impl, path):
     data = path.read_bytes()
@@ -152,7 +150,6 @@ def test_corpus(impl, path):
         assert out == expected
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason=f"corpus not found at {CORPUS}")
 def test_corpus_pipelined_on_one_reader(impl):
     """All requests of every file through one reader: each head is parsed in
     the buffer and the body/next request stays buffered behind it."""

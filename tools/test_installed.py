@@ -1,15 +1,12 @@
 """Run the test suite against the *installed* fasthttp (a wheel), not the source tree.
 
-    python tools/test_installed.py [--require-extension] [--quick] [--corpus DIR]
-                                   [-- extra pytest args]
+    python tools/test_installed.py [--require-extension] [--quick] [-- extra pytest args]
 
 Used by `make dist` and by cibuildwheel's test-command. The tests are copied
 to a temporary directory laid out as ``TMP/src/tests`` (so nothing that is
 importable as ``fasthttp`` sits next to them, and the subprocess tests'
-``PYTHONPATH=<tests>/..`` points at an empty ``TMP/src``), the shared request
-corpus is linked at ``TMP/shared/requests`` (where the tests look for
-``../shared/requests``; FASTHTTP_CORPUS is set too), and everything runs from
-that directory:
+``PYTHONPATH=<tests>/..`` points at an empty ``TMP/src``; the request corpus,
+tests/data/requests, comes along), and everything runs from that directory:
 
 1. fasthttp must import from site-packages (and, with --require-extension or
    FASTHTTP_REQUIRE_EXTENSION=1, be accelerated);
@@ -33,27 +30,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 TESTS = PROJECT / "tests"
-DEFAULT_CORPUS = PROJECT.parent / "shared" / "requests"
 
 
-def _layout(tmp: Path, corpus: Path | None) -> Path:
+def _layout(tmp: Path) -> Path:
     tests = tmp / "src" / "tests"
     shutil.copytree(TESTS, tests, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if corpus is not None and corpus.is_dir():
-        (tmp / "shared").mkdir()
-        try:
-            os.symlink(corpus, tmp / "shared" / "requests", target_is_directory=True)
-        except OSError:  # Windows without the symlink privilege
-            shutil.copytree(corpus, tmp / "shared" / "requests")
     return tests
 
 
-def _env(tmp: Path, corpus: Path | None, **extra: str) -> dict[str, str]:
+def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    if corpus is not None and corpus.is_dir():
-        env["FASTHTTP_CORPUS"] = str(tmp / "shared" / "requests")
     env.update(extra)
     return env
 
@@ -88,20 +76,15 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--require-extension", action="store_true")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("pytest_args", nargs="*")
     args = ap.parse_args(argv)
     require_ext = args.require_extension or os.environ.get("FASTHTTP_REQUIRE_EXTENSION") == "1"
-    corpus = args.corpus or (Path(os.environ["FASTHTTP_CORPUS"])
-                             if os.environ.get("FASTHTTP_CORPUS") else DEFAULT_CORPUS)
-    if not corpus.is_dir():
-        print(f"note: request corpus {corpus} not found; the corpus tests will skip")
 
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="fasthttp-wheeltest-") as name:
         tmp = Path(name)
-        tests = _layout(tmp, corpus)
-        env = _env(tmp, corpus)
+        tests = _layout(tmp)
+        env = _env()
         if not _check_import(tmp, env, require_ext):
             print("0 passed, 1 failed")
             return 1
@@ -111,15 +94,15 @@ def main(argv: list[str]) -> int:
         if args.quick:
             pytest += ["-k", "not hypothesis and not property and not properties"]
         pytest += args.pytest_args
-        c_env = _env(tmp, corpus, FASTHTTP_EXPECT_ACCELERATED="1") if require_ext else env
+        c_env = _env(FASTHTTP_EXPECT_ACCELERATED="1") if require_ext else env
         steps: list[tuple[str, list[str], dict[str, str]]] = [("pytest (C path)", pytest, c_env)]
         if not args.quick:
-            steps.append(("pytest (pure path)", pytest, _env(tmp, corpus, FASTHTTP_PURE="1")))
+            steps.append(("pytest (pure path)", pytest, _env(FASTHTTP_PURE="1")))
             if _has_cpython_tests():
                 suite = [sys.executable, str(tests / "cpython_suite.py")]
                 steps.append(("CPython suite (C path)", suite, env))
                 steps.append(("CPython suite (pure path)", suite,
-                              _env(tmp, corpus, FASTHTTP_PURE="1")))
+                              _env(FASTHTTP_PURE="1")))
             else:
                 print("note: this interpreter has no test.test_httpservers; CPython suite skipped")
 
