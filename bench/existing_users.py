@@ -3,7 +3,7 @@
 
     python bench/existing_users.py            # 3 runs x 3 s per server, impl and concurrency
     python bench/existing_users.py --quick    # 1 run x 1 s: a smoke test (~40 s)
-    python bench/existing_users.py --profile werkzeug   # py-spy both impls of one server
+    python bench/existing_users.py --profile werkzeug [--native]   # py-spy both impls of one server
 
 Servers (KIND), each in its own process on 127.0.0.1 and a free port, started twice: "stock"
 (the standard library's http.server) and "fasthttp" (the launcher calls `fasthttp.install()`
@@ -209,7 +209,8 @@ def child_env() -> dict[str, str]:
 class Server:
     """One server process (or, with --profile, py-spy recording one); ended by PID."""
 
-    def __init__(self, kind: Kind, impl: str, tmpdir: Path, profile_to: Path | None = None):
+    def __init__(self, kind: Kind, impl: str, tmpdir: Path, profile_to: Path | None = None,
+                 native: bool = False):
         self.kind, self.impl = kind, impl
         self.port = 0
         self.base = "?"
@@ -220,8 +221,8 @@ class Server:
         else:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", kind.name, "--impl", impl]
         if profile_to is not None:
-            cmd = [shutil.which("py-spy") or "py-spy", "record", "--rate", "250", "--format", "raw",
-                   "--output", str(profile_to), "--", *cmd]
+            cmd = [find_py_spy() or "py-spy", "record", "--rate", "250", "--format", "raw",
+                   *(["--native"] if native else []), "--output", str(profile_to), "--", *cmd]
         self.log_path = tmpdir / f"{kind.name}-{impl}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
@@ -424,14 +425,21 @@ def summarize_profile(raw: Path, top: int = 12) -> None:
         log(f"    {100 * n / total:5.1f}%  {frame}")
 
 
-def profile(kind: Kind, connections: int, duration: float, wrk: str | None, tmpdir: Path) -> int:
-    if not shutil.which("py-spy"):
+def find_py_spy() -> str | None:
+    """py-spy beside this Python (a venv's bin/, not necessarily on PATH), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def profile(kind: Kind, connections: int, duration: float, wrk: str | None, tmpdir: Path,
+            native: bool) -> int:
+    if not find_py_spy():
         log("--profile needs py-spy: pip install py-spy")
         return 2
     for impl in IMPLS:
         out = BENCH_DIR / "results" / f"existing_users-{kind.name}-{impl}.pyspy.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        srv = Server(kind, impl, tmpdir, profile_to=out)
+        srv = Server(kind, impl, tmpdir, profile_to=out, native=native)
         try:
             srv.wait_ready()
             srv.check(0.3)
@@ -459,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-wrk", action="store_true", help="use the Python client even if wrk is there")
     ap.add_argument("--profile", metavar="KIND", help="instead: py-spy each impl of KIND for --duration s "
                     "at the first --connections, print the top lines by self time")
+    ap.add_argument("--native", action="store_true", help="with --profile: C frames too (py-spy --native)")
     ap.add_argument("--serve", metavar="KIND", help=argparse.SUPPRESS)
     ap.add_argument("--impl", choices=IMPLS, default="stock", help=argparse.SUPPRESS)
     ap.add_argument("--client", nargs=4, metavar=("PORT", "KIND", "CONNS", "SECONDS"), help=argparse.SUPPRESS)
@@ -494,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         (tmpdir / "www").mkdir()
         (tmpdir / "www" / STATIC_FILE).write_bytes(b"\xa5" * STATIC_SIZE)
         if args.profile:
-            return profile(KINDS[args.profile], conns[0], args.duration, wrk, tmpdir)
+            return profile(KINDS[args.profile], conns[0], args.duration, wrk, tmpdir, args.native)
         servers: dict[tuple[str, str], Server] = {}
         runs: list[dict[str, Any]] = []
         meta: dict[str, Any] = {
