@@ -117,7 +117,7 @@ def serve(kind: str, impl: str) -> None:
 
         fasthttp.install()
 
-    def ready(port: int, handler_class: type) -> None:
+    def ready(port: int, handler_class: Any) -> None:
         # Which http.server the user's handler really derives from (not just what we asked).
         base = next(c.__module__ for c in handler_class.__mro__ if c.__name__ == "BaseHTTPRequestHandler")
         extra = ""
@@ -227,6 +227,7 @@ class Server:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
                                      cwd=str(REPO_ROOT), env=child_env(), start_new_session=True)
+        self.profiled = profile_to is not None
         self.pid = self.proc.pid  # the server's own PID, once known (py-spy runs it as a child)
 
     @property
@@ -257,7 +258,7 @@ class Server:
         self.port = int(m.group(1))
         if m.lastindex == 3:
             self.pid, self.base = int(m.group(2)), m.group(3).decode()
-        elif self.proc.args[0] != sys.executable:  # a CLI under py-spy: find its PID
+        elif self.profiled:  # a CLI under py-spy: its PID is py-spy's child's
             self.pid = int(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()[0])
 
     def check(self, warmup_s: float) -> None:
@@ -420,7 +421,7 @@ def summarize_profile(raw: Path, top: int = 12) -> None:
         n = int(count)
         total += n
         leaf[stack.split(";")[-1]] += n
-    log(f"  {raw.name}: {total} samples (active threads); top self time by line:")
+    log(f"  {raw}: {total} samples (active threads); top self time by line:")
     for frame, n in leaf.most_common(top):
         log(f"    {100 * n / total:5.1f}%  {frame}")
 
@@ -437,7 +438,8 @@ def profile(kind: Kind, connections: int, duration: float, wrk: str | None, tmpd
         log("--profile needs py-spy: pip install py-spy")
         return 2
     for impl in IMPLS:
-        out = BENCH_DIR / "results" / f"existing_users-{kind.name}-{impl}.pyspy.txt"
+        # Outside the repository: bench/results ignores only *.json.
+        out = Path(tempfile.gettempdir()) / "fasthttp-existing-users" / f"{kind.name}-{impl}.pyspy.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
         srv = Server(kind, impl, tmpdir, profile_to=out, native=native)
         try:
