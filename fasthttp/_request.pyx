@@ -15,19 +15,29 @@ from fasthttp._sockio cimport SocketReader
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
 
+cdef extern from *:
+    """
+    /* PyType_GenericNew (public API) taking the type as an object. */
+    #define fh_generic_new(t, a, k) PyType_GenericNew((PyTypeObject *)(t), (a), (k))
+    """
+    object fh_generic_new(object type, object args, object kwds)
+
 import http.client
 from http import HTTPStatus
 
 from fasthttp.errors import HeadError
 from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, exact_message, lenient_request_line,
-                              max_headers, max_line, reject_head)
+                              reject_head)
 
 cdef object _HTTPMessage = http.client.HTTPMessage
+cdef object _http_client = http.client
+cdef tuple _NO_ARGS = ()
 
 
 cdef inline object _new_message():
-    """HTTPMessage.__new__(HTTPMessage)."""
-    return _HTTPMessage.__new__(_HTTPMessage)
+    """HTTPMessage.__new__(HTTPMessage): HTTPMessage has no __new__ of its
+    own, so this is object.__new__ without the method lookup and call."""
+    return fh_generic_new(_HTTPMessage, _NO_ARGS, None)
 
 
 def parse_request(handler):
@@ -81,7 +91,9 @@ def parse_request(handler):
 
     rfile = handler.rfile
     try:
-        head = read_head(rfile, max_line(), max_headers(), handler.max_head_bytes)
+        # http.client's limits, read when used (tests patch them), as request.py
+        head = read_head(rfile, _http_client._MAXLINE, _http_client._MAXHEADERS,
+                         handler.max_head_bytes)
     except HeadError as err:
         return reject_head(handler, err)
     if type(rfile) is SocketReader:

@@ -5,6 +5,11 @@ setup.py compiles the very same source a second time with Cython, typed by
 fasthttp/_sockio.pxd, as the extension module fasthttp._sockio. The two
 cannot drift; fasthttp._core picks one.
 
+Where the compiled build has a faster way to do the same thing (memchr for a
+line end, a bytes copy straight from the buffer, poll() without the GIL), the
+code says ``if cython.compiled:`` and calls the C helper that _sockio.pxd
+defines (``c_*``); the other branch is the plain-Python reference.
+
 The reader only buffers and receives. Parsing a request head in place in its
 buffer is the head parser's business (fasthttp/head.py, fasthttp/_head.pyx),
 which reads ``_storage[_start:_end]`` and calls ``_fill()``.
@@ -21,6 +26,11 @@ import socket as _socket
 import time as _time
 from operator import index as _index
 from typing import TYPE_CHECKING, Any
+
+try:
+    import cython  # type: ignore[import-untyped]
+except ImportError:     # Cython not installed: this module runs as plain Python
+    from fasthttp._cython_shim import cython
 
 if TYPE_CHECKING:
     import socket
@@ -43,7 +53,8 @@ def _ssize(value: Any) -> int:
     if value is None:
         return -1
     size: int = value if type(value) is int else _index(value)
-    if not -_SSIZE_MAX - 1 <= size <= _SSIZE_MAX:
+    # (Compiled, assigning to the C size_t-sized local does this check.)
+    if not cython.compiled and not -_SSIZE_MAX - 1 <= size <= _SSIZE_MAX:
         raise OverflowError("Python int too large to convert to C ssize_t")
     return size
 
@@ -76,6 +87,7 @@ class SocketReader:
         self._deadline = 0.0
         self._base_timeout: float | None = None
         self._timeout_changed = False
+        self._poll_fd = -1      # >= 0: the head deadline waits with poll()
         self._poller: _select.poll | None = None
 
     def _apply_deadline(self) -> None:
@@ -83,15 +95,21 @@ class SocketReader:
         remaining = self._deadline - _time.monotonic()
         if remaining <= 0:
             raise _socket.timeout("request head timed out")
-        if self._poller is not None:
+        if self._poll_fd >= 0:
             # A plain blocking socket: wait with poll() ourselves rather than
             # switching the socket to timeout mode and back for every request
             # (two fcntl() calls, and CPython's own poll() before each recv).
-            while not self._poller.poll(int(remaining * 1000) + 1):
+            while True:
+                ms = int(remaining * 1000) + 1
+                if cython.compiled:
+                    ready = c_wait_readable(self._poll_fd, ms)  # type: ignore[name-defined]  # noqa: F821
+                else:
+                    ready = len(self._poller.poll(ms))  # type: ignore[union-attr]
+                if ready:
+                    return
                 remaining = self._deadline - _time.monotonic()
                 if remaining <= 0:
                     raise _socket.timeout("request head timed out")
-            return
         if not self._timeout_changed:
             self._base_timeout = self._sock.gettimeout()
             self._timeout_changed = True
@@ -102,10 +120,12 @@ class SocketReader:
         """Start the request-head deadline: until end_head(), every recv is
         bounded by what is left of `timeout` seconds (slowloris defence)."""
         self._deadline = _time.monotonic() + float(timeout)
-        if (self._poller is None and _HAVE_POLL and type(self._sock) is _socket.socket
+        if (self._poll_fd < 0 and _HAVE_POLL and type(self._sock) is _socket.socket
                 and self._sock.gettimeout() is None):
-            self._poller = _select.poll()
-            self._poller.register(self._sock, _select.POLLIN)
+            self._poll_fd = self._sock.fileno()
+            if not cython.compiled:
+                self._poller = _select.poll()
+                self._poller.register(self._poll_fd, _select.POLLIN)
 
     def end_head(self) -> None:
         """The head is in: give the socket back its own timeout."""
@@ -196,17 +216,24 @@ class SocketReader:
     def _take(self, n: int) -> bytes:
         start = self._start
         self._start = start + n
+        if cython.compiled:
+            return c_slice(self._storage, start, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
         return bytes(self._view[start:start + n])
 
     # -- the io.BufferedReader surface -----------------------------------------
 
     def readline(self, size: int | None = -1) -> bytes:
-        limit = _ssize(size)
+        return self._readline(_ssize(size))
+
+    def _readline(self, limit: int) -> bytes:
         while True:
             start = self._start
             avail = self._end - start
             scan = avail if limit < 0 or limit > avail else limit
-            lf = self._storage.find(b"\n", start, start + scan)
+            if cython.compiled:
+                lf = c_find_lf(self._storage, start, start + scan)  # type: ignore[name-defined]  # noqa: F821
+            else:
+                lf = self._storage.find(b"\n", start, start + scan)
             if lf >= 0:
                 return self._take(lf - start + 1)
             if limit >= 0 and avail >= limit:
@@ -215,7 +242,9 @@ class SocketReader:
                 return self._take(self._end - self._start)
 
     def read(self, size: int | None = -1) -> bytes:
-        want = _ssize(size)
+        return self._read(_ssize(size))
+
+    def _read(self, want: int) -> bytes:
         avail = self._end - self._start
         if self._closed:
             raise ValueError(_CLOSED)
@@ -340,8 +369,10 @@ def _send_nonblocking(sock: socket.socket, data: Buffer, flags: int,
                 _wait_ready(sock, True, timeout)
 
 
-# Linux's MSG_MORE: see the .pyx (the header block waits for the body's first
-# send, so both leave in one segment, in order with direct socket writes).
+# Linux's MSG_MORE: "more data follows", so the kernel holds a response's
+# header block until the body's first send and both leave in one segment:
+# no Nagle / delayed-ACK stall, and unlike buffering in user space, bytes the
+# handler sends straight to the socket still go out in order.
 _MSG_MORE = getattr(_socket, "MSG_MORE", 0)
 
 
@@ -357,7 +388,6 @@ class SocketWriter:
     With ``gather`` set (LoopHTTPServer does), writes are collected until
     flush() or _GATHER_LIMIT bytes and then sent at once: one send() for a
     whole response."""
-
 
     def __init__(self, sock: socket.socket) -> None:
         self.io_timeout = 30.0

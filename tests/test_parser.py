@@ -8,6 +8,7 @@ HeadError (kind, reason) out.
 import http.client
 import io
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
