@@ -38,6 +38,9 @@ from fasthttp.loop import LoopHTTPServer
 from fasthttp.tls import ThreadingHTTPSServer
 from fasthttp.workers import WorkersCrashing, client_went_away, serve
 
+# http.server's CLI's choice of address family (IPv6 when it can); not in typeshed.
+_get_best_family: Callable[..., tuple[Any, Any]] = vars(_stdlib)["_get_best_family"]
+
 ACCESS_LOG_FORMATS = ("common", "json", "off")
 SERVER_CLASSES = ("threading", "loop")
 
@@ -588,7 +591,7 @@ def _run(args: argparse.Namespace,
     else:
         port = 8000 if args.port is None else args.port
         try:
-            family, address = server._get_best_family(args.bind, port)
+            family, address = _get_best_family(args.bind, port)
         except socket.gaierror as e:
             raise CLIError("cannot resolve --bind %s: %s" % (args.bind, e.strerror)) from None
 
