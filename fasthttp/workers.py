@@ -47,9 +47,11 @@ Workers stop by themselves if the supervisor disappears.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -66,8 +68,6 @@ __all__ = ["serve", "GracefulServerMixIn", "WorkersCrashing", "install_signal_ha
 _SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
 
 if TYPE_CHECKING:
-    import socketserver
-
     # The mix-in goes before a socketserver.TCPServer class: type it as one.
     _MixInBase = socketserver.TCPServer
 else:
@@ -155,9 +155,10 @@ class GracefulServerMixIn(_MixInBase):
             return
         state["stopping"] = True
         state["deadline"] = time.monotonic() + self.graceful_timeout
-        threading.Thread(target=self._fh_stop, name="fasthttp-stop", daemon=True).start()
+        threading.Thread(target=self._fh_stopping, name="fasthttp-stop", daemon=True).start()
 
-    def _fh_stop(self) -> None:
+    # (Not `_fh_stop`: LoopHTTPServer has a flag of that name.)
+    def _fh_stopping(self) -> None:
         state = self._fh_state()
         with state["cond"]:
             conns = list(state["conns"])
@@ -230,27 +231,42 @@ def install_signal_handlers(
     return previous
 
 
-def _graceful_class(server_class: type[socketserver.TCPServer],
-                    handler_kwargs: dict[str, Any] | None) -> type[GracefulServerMixIn]:
-    if issubclass(server_class, GracefulServerMixIn) and not handler_kwargs:
+def client_went_away(exc: BaseException | None) -> bool:
+    """Is this how a connection ends when the client resets or closes it
+    under us (a browser closing a tab, wrk at the end of a run)?"""
+    return isinstance(exc, ConnectionError)     # reset, broken pipe, aborted
+
+
+def _quiet_handle_error(self: socketserver.BaseServer, request: Any,
+                        client_address: Any) -> None:
+    """socketserver's handle_error, except that a client going away is one
+    line on stderr instead of a 15-line traceback."""
+    exc = sys.exc_info()[1]
+    if not client_went_away(exc):
+        socketserver.BaseServer.handle_error(self, request, client_address)
+        return
+    host = client_address[0] if isinstance(client_address, tuple) and client_address else "-"
+    sys.stderr.write("fasthttp: %s closed the connection (%s)\n"
+                     % (host, type(exc).__name__))
+
+
+def _graceful_class(server_class: type[socketserver.TCPServer]) -> type[GracefulServerMixIn]:
+    namespace: dict[str, Any] = {}
+    # Only where the class keeps socketserver's own: the drop-in classes
+    # keep it (for code written against http.server), serve() does not.
+    if server_class.handle_error is socketserver.BaseServer.handle_error:
+        namespace["handle_error"] = _quiet_handle_error
+    if issubclass(server_class, GracefulServerMixIn) and not namespace:
         return server_class
-    namespace: dict[str, Any] = {"__module__": server_class.__module__,
-                 "__qualname__": server_class.__qualname__}
-    if handler_kwargs:
-        def finish_request(self: socketserver.TCPServer, request: Any,
-                           client_address: Any) -> None:
-            tls_handshake = getattr(self, "tls_handshake", None)
-            if tls_handshake is not None and not tls_handshake(request):
-                return
-            self.RequestHandlerClass(request, client_address, self, **handler_kwargs)
-        namespace["finish_request"] = finish_request
+    namespace.update({"__module__": server_class.__module__,
+                      "__qualname__": server_class.__qualname__})
     bases = (server_class,) if issubclass(server_class, GracefulServerMixIn) \
         else (GracefulServerMixIn, server_class)
     return type(server_class.__name__, bases, namespace)
 
 
 def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
-          address: tuple[str, int] = ("", 8000), *, workers: int = 1,
+          address: tuple[Any, ...] | str = ("", 8000), *, workers: int = 1,
           server_class: type[socketserver.TCPServer] | None = None,
           handler_kwargs: dict[str, Any] | None = None,
           server_kwargs: dict[str, Any] | None = None, graceful_timeout: float = 10.0,
@@ -261,6 +277,7 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
 
     HandlerClass   a BaseHTTPRequestHandler subclass (anything socketserver takes)
     address        (host, port), as for HTTPServer; port 0 picks a free port
+                   (a path for a server_class whose address_family is AF_UNIX)
     workers        1: serve in this process; N > 1: N forked worker processes
                    sharing one listening socket, supervised by this process
     server_class   fasthttp.ThreadingHTTPServer by default; HTTPServer,
@@ -275,6 +292,10 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
     max_early_crashes, crash_window  give up (WorkersCrashing) after this many
                    consecutive worker deaths within crash_window s of their start
 
+    A client that resets its connection or goes away mid-response is one
+    line on stderr, not socketserver's traceback (unless server_class has a
+    handle_error of its own).
+
     Returns once stopped: the number of the signal that stopped it, or None.
     Signal handlers are installed in the main thread
     (and restored on return); from another thread only workers=1 works, and
@@ -284,8 +305,13 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
         server_class = _server.ThreadingHTTPServer
     if workers < 1:
         raise ValueError("workers must be >= 1")
-    cls = _graceful_class(server_class, handler_kwargs)
-    httpd = cls(address, HandlerClass, False, **(server_kwargs or {}))
+    cls = _graceful_class(server_class)
+    if handler_kwargs:
+        # (A partial, not a finish_request() override: LoopHTTPServer
+        # creates its handlers itself, and knows to look inside a partial.)
+        HandlerClass = functools.partial(HandlerClass, **handler_kwargs)
+    bind_to: Any = address      # (socketserver's annotation knows no Unix path)
+    httpd = cls(bind_to, HandlerClass, False, **(server_kwargs or {}))
     httpd.graceful_timeout = graceful_timeout
     try:
         httpd.server_bind()
