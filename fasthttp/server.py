@@ -27,6 +27,7 @@ from typing import Any, NoReturn, Optional, cast
 
 from fasthttp import _core
 from fasthttp._errors import BodyError, HeadError
+from fasthttp.static import FileServing
 
 # Everything http.server defines (DEFAULT_ERROR_MESSAGE, nobody_uid,
 # _url_collapse_path, ... and names later versions add) is ours too; the
@@ -452,7 +453,7 @@ _core.register_handler_class(BaseHTTPRequestHandler)
 del _name, _method
 
 
-class SimpleHTTPRequestHandler(BaseHTTPRequestHandler,
+class SimpleHTTPRequestHandler(BaseHTTPRequestHandler, FileServing,
                                _stdlib.SimpleHTTPRequestHandler):
     __doc__ = _stdlib.SimpleHTTPRequestHandler.__doc__
     # Our BaseHTTPRequestHandler comes first in the MRO; keep the stdlib's
