@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import http.server
+import mimetypes
 import os
 import select
 import shutil
@@ -54,6 +56,44 @@ _index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 _GATHER_BODY_LIMIT = 64 * 1024
 
 _SENDFILE_CHUNK = 1 << 30       # bytes per sendfile() call at most
+
+# Memos for the pure per-request computations, used only while the hook is
+# http.server's own (a subclass's override is always called): the file path
+# for a URL path and directory, the Content-type for a file path (while the
+# mimetypes tables and the class's extensions_map keep their size), the
+# Last-Modified text for an mtime. Together ~15 us of a ~45 us send_head.
+_MEMO_LIMIT = 1024
+_translated: dict[tuple[str, str], str] = {}
+_types: dict[tuple[type, int, str], str] = {}
+_types_token: tuple[int, int] = (0, -1)
+_dates: dict[float, str] = {}
+_STD_TRANSLATE = http.server.SimpleHTTPRequestHandler.translate_path
+_STD_GUESS_TYPE = http.server.SimpleHTTPRequestHandler.guess_type
+
+
+def _remember(memo: dict[Any, str], key: Any, value: str) -> str:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def _std_date_functions() -> tuple[Any, ...]:
+    """date_time_string implementations that are pure functions of the
+    timestamp: http.server's and fasthttp's (looked up lazily)."""
+    global _DATE_FUNCTIONS
+    if _DATE_FUNCTIONS is None:
+        functions: list[Any] = [http.server.BaseHTTPRequestHandler.date_time_string]
+        try:
+            from fasthttp import _core  # lazily: no import cycle
+            functions.append(_core.handler_methods["date_time_string"])
+        except (ImportError, KeyError):
+            pass
+        _DATE_FUNCTIONS = tuple(functions)
+    return _DATE_FUNCTIONS
+
+
+_DATE_FUNCTIONS: Optional[tuple[Any, ...]] = None
 
 
 class _FileRange:
@@ -174,7 +214,13 @@ class FileServing:
     def send_head(self) -> Any:
         """http.server's send_head, plus Range (see the module's doc)."""
         me: Any = self
-        path = me.translate_path(self.path)
+        cls: Any = type(self)
+        if cls.translate_path is _STD_TRANSLATE:
+            key = (me.directory, self.path)
+            path = _translated.get(key) or _remember(_translated, key,
+                                                     me.translate_path(self.path))
+        else:
+            path = me.translate_path(self.path)
         if os.path.isdir(path):
             parts = urllib.parse.urlsplit(self.path)
             if not parts.path.endswith("/"):
@@ -186,7 +232,7 @@ class FileServing:
                     break
             else:
                 return me.list_directory(path)
-        ctype = me.guess_type(path)
+        ctype = self._fh_guess_type(path)
         # As http.server: a trailing "/" is a 404 even where the OS would
         # open such a name (bpo-17324, bpo-34711).
         if path.endswith("/"):
@@ -205,7 +251,12 @@ class FileServing:
                 f.close()
                 return None
             size = fs.st_size
-            last_modified = me.date_time_string(fs.st_mtime)
+            mtime = fs.st_mtime
+            if cls.date_time_string in _std_date_functions():
+                last_modified = _dates.get(mtime) or _remember(
+                    _dates, mtime, me.date_time_string(mtime))
+            else:
+                last_modified = me.date_time_string(mtime)
             byte_range = self._fh_range(size, fs.st_mtime)
             if byte_range is False:
                 me.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
@@ -234,6 +285,19 @@ class FileServing:
         except BaseException:
             f.close()
             raise
+
+    def _fh_guess_type(self, path: str) -> str:
+        me: Any = self
+        cls: Any = type(self)
+        if cls.guess_type is not _STD_GUESS_TYPE:
+            return me.guess_type(path)  # type: ignore[no-any-return]
+        global _types_token
+        token = (id(getattr(mimetypes, "_db", None)), len(mimetypes.types_map))
+        if token != _types_token:
+            _types.clear()      # mimetypes.init() or add_type() since
+            _types_token = token
+        key = (cls, len(me.extensions_map), path)
+        return _types.get(key) or _remember(_types, key, me.guess_type(path))
 
     def _fh_not_modified(self, mtime: float) -> bool:
         """If-Modified-Since, evaluated as http.server's send_head does."""

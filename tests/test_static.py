@@ -11,6 +11,7 @@ import email.utils
 import http.client
 import http.server
 import io
+import mimetypes
 import os
 import shutil
 import socket
@@ -39,6 +40,7 @@ def root(tmp_path_factory):
     (d / "big.bin").write_bytes(BIG)
     (d / "empty.txt").write_bytes(b"")
     (d / "hello.txt").write_bytes(b"Hello, world!\n")
+    (d / "x.fhtest").write_bytes(b"x")
     (d / "sub").mkdir()
     (d / "sub" / "index.html").write_bytes(b"<p>index</p>\n")
     (d / "list").mkdir()
@@ -370,6 +372,21 @@ def test_curl_resumes_a_download(port, tmp_path):
                     "http://127.0.0.1:%d/data.bin" % port],
                    check=True, capture_output=True, timeout=30)
     assert out.read_bytes() == DATA
+
+
+def test_type_memo_follows_the_tables(root, port, monkeypatch):
+    # Content-types are memoized; mimetypes.add_type and a subclass's own
+    # extensions_map must still be seen.
+    assert get(port, "/x.fhtest")[1]["Content-type"] == "application/octet-stream"
+    monkeypatch.setitem(mimetypes.types_map, ".fhtest", "x-test/added")
+    assert get(port, "/x.fhtest")[1]["Content-type"] == "x-test/added"
+    own = type("Own", (OURS,), {"extensions_map": {".txt": "x-test/own"}})
+    httpd, thread = _start(SERVERS["threading"], own, root)
+    try:
+        assert get(httpd.server_address[1], "/hello.txt")[1]["Content-type"] == "x-test/own"
+    finally:
+        _stop(httpd, thread)
+    assert get(port, "/hello.txt")[1]["Content-type"] == "text/plain"
 
 
 @pytest.mark.parametrize("value, size, want", [
