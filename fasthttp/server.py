@@ -14,6 +14,7 @@ import http.server as _stdlib
 from typing import Any
 
 from fasthttp.handler import BaseHTTPRequestHandler as BaseHTTPRequestHandler
+from fasthttp.static import FileServing
 from fasthttp.tcp import HTTPServer as HTTPServer
 from fasthttp.tcp import ThreadingHTTPServer as ThreadingHTTPServer
 from fasthttp.tls import HTTPSServer as HTTPSServer
@@ -38,7 +39,7 @@ __all__ = list(_stdlib.__all__)
 __version__: str = getattr(_stdlib, "__version__", "0.6")
 
 
-class SimpleHTTPRequestHandler(BaseHTTPRequestHandler,
+class SimpleHTTPRequestHandler(BaseHTTPRequestHandler, FileServing,
                                _stdlib.SimpleHTTPRequestHandler):
     __doc__ = _stdlib.SimpleHTTPRequestHandler.__doc__
     # Our BaseHTTPRequestHandler comes first in the MRO; keep the stdlib's
