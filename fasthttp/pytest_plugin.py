@@ -16,7 +16,8 @@ one runs once per implementation::
 
     def test_hello(benchmark, http_bench_socket):
         send = http_bench_socket(Hello)        # a server on 127.0.0.1, stopped after the test
-        assert benchmark(send, b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n").startswith(b"HTTP/1.1 200")
+        response = benchmark(send, b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+        assert response.startswith(b"HTTP/1.1 200")
 
 - ``http_bench_socket(handler)`` starts the implementation's server on
   127.0.0.1 (port 0) in a thread and returns a client: calling it with the raw
@@ -50,15 +51,26 @@ from __future__ import annotations
 import functools
 import http.client
 import http.server as _stdlib
+import importlib
 import io
 import socket
 import threading
-from typing import Any, Callable, Optional
-
-import pytest
+from typing import Any, Callable, Optional, TypeVar
 
 from fasthttp import server as _fast
 from fasthttp.loop import LoopHTTPServer
+
+# Not a plain `import pytest`: mypy would read pytest's source, and pytest 9's
+# needs Python 3.10 while this package is type-checked as 3.9 code.
+pytest: Any = importlib.import_module("pytest")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _decorator(decorator: Any) -> Callable[[_F], _F]:
+    """pytest's decorators, typed: they return the function they are given."""
+    typed: Callable[[_F], _F] = decorator
+    return typed
+
 
 __all__ = [
     "IMPLEMENTATIONS", "SOCKETLESS_IMPLEMENTATIONS", "SERVER_CLASSES",
@@ -259,7 +271,7 @@ class BenchServer:
                                                    "service_actions": service_actions})
         self.impl = impl
         self.server = server_cls(("127.0.0.1", 0), handler_class(handler, impl))
-        self.address: tuple[str, int] = self.server.server_address[:2]  # type: ignore[assignment]
+        self.address: tuple[str, int] = self.server.server_address[:2]
         self._clients: list[BenchClient] = []
         self._thread = threading.Thread(target=self.server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
@@ -313,7 +325,7 @@ class _Starter:
 _RECORDS = pytest.StashKey[list[tuple[str, str, str, Any]]]()
 
 
-def _record(request: pytest.FixtureRequest, transport: str, impl: str) -> None:
+def _record(request: Any, transport: str, impl: str) -> None:
     """Remember the test's benchmark fixture (if it uses pytest-benchmark's)
     for the ratio summary, and group its runs of the implementations."""
     if "benchmark" not in request.fixturenames:
@@ -329,8 +341,8 @@ def _record(request: pytest.FixtureRequest, transport: str, impl: str) -> None:
     request.config.stash.setdefault(_RECORDS, []).append((label, transport, impl, bench))
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def http_bench_socket(request: pytest.FixtureRequest) -> Any:
+@_decorator(pytest.fixture(params=IMPLEMENTATIONS))
+def http_bench_socket(request: Any) -> Any:
     """Start a handler on this run's implementation (127.0.0.1, a thread);
     returns a client: raw request bytes -> raw response bytes. See the
     fasthttp.pytest_plugin module documentation."""
@@ -350,8 +362,8 @@ def http_bench_socket(request: pytest.FixtureRequest) -> Any:
             s.close()
 
 
-@pytest.fixture(params=SOCKETLESS_IMPLEMENTATIONS)
-def http_bench_socketless(request: pytest.FixtureRequest) -> Any:
+@_decorator(pytest.fixture(params=SOCKETLESS_IMPLEMENTATIONS))
+def http_bench_socketless(request: Any) -> Any:
     """A handler on this run's implementation, without a socket; returns a
     function: raw request bytes -> what the handler wrote."""
     impl: str = request.param
@@ -371,8 +383,8 @@ def _median(bench: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+@_decorator(pytest.hookimpl(trylast=True))
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     records = config.stash.get(_RECORDS, [])
     medians: dict[tuple[str, str], dict[str, float]] = {}
     for label, transport, impl, bench in records:
