@@ -31,7 +31,8 @@ one runs once per implementation::
   new handler instance over ``io.BytesIO`` rfile/wfile, runs ``handle()``
   (every request in the bytes, pipelined ones too) and returns what it
   wrote. That measures parsing, your code and the response formatting,
-  without the socket.
+  without the socket (nor the handler's setup() and finish(), which are
+  about the socket).
 
 Both accept a handler class or a ``functools.partial`` of one (e.g.
 ``partial(SimpleHTTPRequestHandler, directory=...)``). Logging is the
@@ -262,13 +263,31 @@ class BenchServer:
     def __init__(self, handler: Any, impl: str = "fasthttp", **server_attrs: Any) -> None:
         base = SERVER_CLASSES[impl]
         started = threading.Event()
+        # Connections accepted and not yet closed: close() waits for their
+        # threads (daemon threads, which server_close() does not join).
+        self._open = 0
+        self._open_changed = threading.Condition()
 
         def service_actions(server: Any) -> None:   # called from the serving loop
             started.set()
             base.service_actions(server)
 
-        server_cls = type(base.__name__, (base,), {**server_attrs,
-                                                   "service_actions": service_actions})
+        def verify_request(server: Any, request: Any, client_address: Any) -> bool:
+            with self._open_changed:
+                self._open += 1
+            return bool(base.verify_request(server, request, client_address))
+
+        def shutdown_request(server: Any, request: Any) -> None:
+            try:
+                base.shutdown_request(server, request)
+            finally:
+                with self._open_changed:
+                    self._open -= 1
+                    self._open_changed.notify_all()
+
+        server_cls = type(base.__name__, (base,), {
+            **server_attrs, "service_actions": service_actions,
+            "verify_request": verify_request, "shutdown_request": shutdown_request})
         self.impl = impl
         self.server = server_cls(("127.0.0.1", 0), handler_class(handler, impl))
         self.address: tuple[str, int] = self.server.server_address[:2]
@@ -293,6 +312,8 @@ class BenchServer:
         for c in self._clients:
             c.close()
         self.server.shutdown()
+        with self._open_changed:
+            self._open_changed.wait_for(lambda: self._open <= 0, timeout=10)
         self.server.server_close()
         self._thread.join(timeout=10)
 

@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,11 @@ def test_bench_server_same_bytes_and_stops(impl):
             assert no_date(got(raw)) == no_date(want(raw))
         assert got(GET).endswith(b"hello /a")
         address = s.address
-    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+    # Connection threads may take a moment to exit after their last statement.
+    deadline = time.monotonic() + 2
+    while {t.ident for t in threading.enumerate()} - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {t.ident for t in threading.enumerate()} <= before
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=2).close()
 
