@@ -262,12 +262,12 @@ cdef fh_header _scan_slots[STACK_HEADERS]
 
 
 def request_state(SocketReader reader, Py_ssize_t max_inline_body):
-    """What a reader's buffered bytes hold, for an event loop:
-    0: not yet a whole request;
-    1: a whole request whose handling needs no further reads (its head,
-       and a Content-Length body of at most max_inline_body bytes);
-    2: anything else (Transfer-Encoding, Expect, a larger body, a head
-       the parser refuses): serve it the blocking way."""
+    """What a reader's buffered bytes hold, for an event loop: the length
+    of the whole request at their start when its handling needs no further
+    reads (its head, and a Content-Length body of at most max_inline_body
+    bytes); 0 when not yet a whole request; -1 for anything else
+    (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
+    to be served the blocking way."""
     cdef const char *b = PyByteArray_AS_STRING(reader._storage) + reader._start
     cdef Py_ssize_t n = reader._end - reader._start
     cdef long long length
@@ -278,32 +278,32 @@ def request_state(SocketReader reader, Py_ssize_t max_inline_body):
     cdef size_t i
     cdef bint seen_length = False
     if lf == NULL:
-        return 0 if n < 65537 else 2
+        return 0 if n < 65537 else -1
     line_len = lf - b + 1
     if line_len <= 2 and (line_len == 1 or b[0] == b'\r'):
-        return 1                # an empty line: the handler just closes
+        return line_len         # an empty line: the handler just closes
     fh_headers_init(&p, 65536, STACK_HEADERS, 0)
     r = fh_parse_headers(&p, b + line_len, <size_t>(n - line_len),
                          _scan_slots, STACK_HEADERS)
     if r == FH_INCOMPLETE:
         return 0
     if r < 0:
-        return 2
+        return -1
     for i in range(p.count):
         if (_name_is(b + line_len, _scan_slots[i].name, b"transfer-encoding", 17) or
                 _name_is(b + line_len, _scan_slots[i].name, b"expect", 6)):
-            return 2
+            return -1
         if _name_is(b + line_len, _scan_slots[i].name, b"content-length", 14):
             if seen_length:
-                return 2
+                return -1
             seen_length = True
             if fh_content_length(b + line_len + _scan_slots[i].value.off,
                                  _scan_slots[i].value.len, &length) != 0:
-                return 2
+                return -1
             body = <Py_ssize_t>length
     if body > max_inline_body:
-        return 2
-    return 1 if line_len + r + body <= n else 0
+        return -1
+    return line_len + r + body if line_len + r + body <= n else 0
 
 
 cdef _Head _read_head_in_buffer(SocketReader reader, size_t max_line, size_t max_lines,

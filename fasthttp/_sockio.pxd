@@ -108,10 +108,13 @@ cdef class SocketWriter:
     cdef int _more
     cdef list _pending
     cdef Py_ssize_t _pending_bytes
-    cdef public bint gather
+    cdef public bint queueing
+    cdef public bint holding
+    cdef Py_ssize_t _limit
     cdef public object io_timeout
 
     cdef _send(self, data, int flags)
     cdef _hold(self, data, Py_ssize_t n)
     cdef _send_pending(self)
     cpdef push(self)
+    cpdef bint send_some(self) except -1

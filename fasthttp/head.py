@@ -379,40 +379,41 @@ def _read_head_in_buffer(reader: SocketReader, max_line: int, max_lines: int,
 
 
 def request_state(reader: SocketReader, max_inline_body: int) -> int:
-    """What a reader's buffered bytes hold, for an event loop (as the .pyx):
-    0 not yet a whole request; 1 a whole request needing no further reads
-    (its head, and a Content-Length body of at most max_inline_body bytes);
-    2 anything else (Transfer-Encoding, Expect, a larger body, a head the
-    parser refuses), to be served the blocking way."""
+    """What a reader's buffered bytes hold, for an event loop: the length
+    of the whole request at their start when its handling needs no further
+    reads (its head, and a Content-Length body of at most max_inline_body
+    bytes); 0 when not yet a whole request; -1 for anything else
+    (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
+    to be served the blocking way."""
     start, n = reader._start, reader._end - reader._start
     storage = reader._storage
     lf = storage.find(b"\n", start, start + min(n, 65537))
     if lf < 0:
-        return 0 if n < 65537 else 2
+        return 0 if n < 65537 else -1
     line_len = lf - start + 1
     if line_len == 1 or (line_len == 2 and storage[start] == 13):
-        return 1                # an empty line: the handler just closes
+        return line_len         # an empty line: the handler just closes
     p = _HeadParser(65536, 128, 0)
     r = p.feed(storage, start + line_len, n - line_len)
     if r == _INCOMPLETE:
         return 0
     if r < 0:
-        return 2
+        return -1
     body = 0
     seen_length = False
     for name, value in p.pairs:
         folded = name.lower()
         if folded in ("transfer-encoding", "expect"):
-            return 2
+            return -1
         if folded == "content-length":
             length = content_length(value)
             if seen_length or length is None:
-                return 2
+                return -1
             seen_length = True
             body = length
     if body > max_inline_body:
-        return 2
-    return 1 if line_len + r + body <= n else 0
+        return -1
+    return line_len + r + body if line_len + r + body <= n else 0
 
 
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}[ \t]*")

@@ -21,6 +21,7 @@ costs nothing.
 from __future__ import annotations
 
 import io
+import os
 import select as _select
 import socket as _socket
 import time as _time
@@ -199,6 +200,14 @@ class SocketReader:
             n = _index(n)
         self._end += n
         return n
+
+    def find(self, sub: bytes, offset: int = 0) -> int:
+        """Where `sub` starts in the buffered bytes, searching from `offset`
+        (both relative to the first unread byte), or -1. For an event loop
+        that checks whether a request head can be complete yet."""
+        start = self._start
+        found: int = self._storage.find(sub, start + offset, self._end)
+        return found - start if found >= 0 else -1
 
     def fill_nowait(self) -> int:
         """For an event loop: one recv on a non-blocking socket. Returns the
@@ -385,9 +394,15 @@ class SocketWriter:
     (write_head) is sent with MSG_MORE where the OS has it; anything sent
     after it, or flush(), or the next read from rfile releases it.
 
-    With ``gather`` set (LoopHTTPServer does), writes are collected until
-    flush() or _GATHER_LIMIT bytes and then sent at once: one send() for a
-    whole response."""
+    An event loop (LoopHTTPServer) puts the writer in queueing mode
+    (start_queueing): writes are collected and leave in as few send() calls
+    as the socket allows, never waiting for it. What the socket cannot take
+    stays queued, in order, for the loop to send when the socket is writable
+    (send_some); files can be queued too (queue_file: sendfile, no copy).
+    While ``holding`` is set (the loop has further pipelined requests to
+    answer), flush() sends nothing: the responses leave together.
+    Only past ``limit`` queued bytes does a write wait for the socket (up to
+    io_timeout), so one connection's memory stays bounded."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.io_timeout = 30.0
@@ -395,9 +410,11 @@ class SocketWriter:
         self._sendall = sock.sendall
         self._closed = False
         self._corked = False
-        self._pending: list[bytes] = []
+        self._pending: list[Any] = []    # bytes, memoryview or _FileSegment
         self._pending_bytes = 0
-        self.gather = False
+        self.queueing = False
+        self.holding = False    # queueing: flush() only marks a boundary
+        self._limit = 0
         # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
         self._more = _MSG_MORE if (type(sock) is _socket.socket and
                                    sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
@@ -414,15 +431,79 @@ class SocketWriter:
         self._pending.append(data)
         self._pending_bytes += n
         if self._pending_bytes >= _GATHER_LIMIT:
-            self._send_pending()
+            self.send_some()
+            while self._pending_bytes > self._limit:
+                # Over the bound: wait for the socket (the one case where a
+                # queueing writer blocks), or give up as a timeout.
+                _wait_ready(self._sock, True, self.io_timeout)
+                self.send_some()
 
     def _send_pending(self) -> None:
-        if self._pending:
-            pending = self._pending
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            self._pending = []
-            self._pending_bytes = 0
-            self._send(data, 0)
+        """Send everything queued, waiting for the socket as it needs."""
+        while not self.send_some():
+            _wait_ready(self._sock, True, self.io_timeout)
+
+    # -- the event loop's side ---------------------------------------------------
+
+    def start_queueing(self, limit: int) -> None:
+        """Queue writes for a non-blocking socket (see the class doc);
+        `limit`: the queued bytes past which a write waits."""
+        self.queueing = True
+        self._limit = limit
+
+    def stop_queueing(self) -> None:
+        """Back to writing straight through (a thread takes the connection
+        over): what is queued is sent first, waiting as needed."""
+        self._send_pending()
+        self.queueing = False
+
+    def buffered(self) -> int:
+        """Bytes queued and not yet sent."""
+        return self._pending_bytes
+
+    def queue_file(self, fd: int, offset: int, count: int) -> None:
+        """Queue `count` bytes of file descriptor `fd` from `offset`; the
+        writer owns fd from now on (closes it when sent, or on close())."""
+        self._pending.append(_FileSegment(fd, offset, count))
+        self._pending_bytes += count
+
+    def send_some(self) -> bool:
+        """Send what the socket takes now, in order, without waiting.
+        True when nothing is left queued."""
+        pending = self._pending
+        while pending:
+            item = pending[0]
+            if type(item) is _FileSegment:
+                if not item.send(self._sock.fileno()):
+                    self._pending_bytes -= item.sent_now
+                    return False
+                self._pending_bytes -= item.sent_now
+                pending.pop(0)
+                if item.short:
+                    # The response promised more than the file now holds: the
+                    # client cannot find the next response; end the connection.
+                    raise ConnectionAbortedError("file ended before the response did")
+                continue
+            # Consecutive buffers leave in one send().
+            k = 1
+            while k < len(pending) and type(pending[k]) is not _FileSegment:
+                k += 1
+            data = item if k == 1 else b"".join(pending[:k])
+            try:
+                sent = self._sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            self._pending_bytes -= sent
+            if sent < len(data):
+                pending[:k] = [memoryview(data)[sent:]]
+                return False
+            del pending[:k]
+        return True
+
+    def _drop_files(self) -> None:
+        for item in self._pending:
+            if type(item) is _FileSegment:
+                item.close()
 
     def write(self, b: Buffer) -> int:
         if self._closed:
@@ -432,7 +513,7 @@ class SocketWriter:
         else:
             with memoryview(b) as view:
                 n = view.nbytes
-        if self.gather:
+        if self.queueing:
             # A copy of a mutable buffer: the caller may reuse it.
             self._hold(b if type(b) is bytes else bytes(b), n)
             return n
@@ -447,17 +528,22 @@ class SocketWriter:
             raise TypeError("head must be bytes")
         if self._closed:
             raise ValueError(_CLOSED)
-        if self.gather:
+        if self.queueing:
             self._hold(head, len(head))
             return
         self._send(head, self._more)
         self._corked = self._more != 0
 
     def push(self) -> None:
-        """Send what is held back: gathered writes, or a corked header block
-        (setting TCP_NODELAY again makes the kernel send it)."""
+        """Send what is held back: queued writes (as much as the socket takes
+        now, when queueing), or a corked header block (setting TCP_NODELAY
+        again makes the kernel send it)."""
         if self._pending:
-            self._send_pending()
+            if self.queueing:
+                if not self.holding:
+                    self.send_some()
+            else:
+                self._send_pending()
         if self._corked:
             self._corked = False
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -495,8 +581,48 @@ class SocketWriter:
 
     def close(self) -> None:
         if not self._closed and self._pending:
-            self._send_pending()
+            if self.queueing:
+                self.send_some()    # what the socket takes; the rest is dropped
+                self._drop_files()
+            else:
+                self._send_pending()
         self._closed = True
+
+
+class _FileSegment:
+    """A queued stretch of a file, sent with os.sendfile (no copy)."""
+
+    def __init__(self, fd: int, offset: int, count: int) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.remaining = count
+        self.sent_now = 0
+        self.short = False
+
+    def send(self, out_fd: int) -> bool:
+        """Send what the socket takes now; True when all of it is out. A file
+        that ended early counts as sent (the response is then short: the
+        caller's Content-Length promised more, so it closes the connection)."""
+        self.sent_now = 0
+        while self.remaining:
+            try:
+                n = os.sendfile(out_fd, self.fd, self.offset, min(self.remaining, 1 << 20))
+            except BlockingIOError:
+                return False
+            if n == 0:
+                self.remaining = 0
+                self.short = True
+                break
+            self.offset += n
+            self.remaining -= n
+            self.sent_now += n
+        self.close()
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 io.BufferedIOBase.register(SocketReader)

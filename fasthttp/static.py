@@ -53,9 +53,9 @@ _sendfile = getattr(os, "sendfile", None)
 _index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 
 # Bodies up to this size are read and written rather than sent with
-# sendfile when the writer gathers a response (LoopHTTPServer): the head and
+# sendfile when the writer queues a response (LoopHTTPServer): the head and
 # the body then leave in one send().
-_GATHER_BODY_LIMIT = 64 * 1024
+_QUEUED_BODY_LIMIT = 64 * 1024
 
 _SENDFILE_CHUNK = 1 << 30       # bytes per sendfile() call at most
 
@@ -357,13 +357,15 @@ class FileServing:
             return
         if count <= 0:
             return
-        if getattr(outputfile, "gather", False):
-            # LoopHTTPServer: a small body joins the held head in one send();
-            # a large one goes after it (flush() sends the held head).
-            if count <= _GATHER_BODY_LIMIT:
+        if getattr(outputfile, "queueing", False):
+            # LoopHTTPServer: a small body joins the queued head in one
+            # send(); a large one is queued as a file, which the loop sends
+            # with sendfile as the client takes it (never waiting for it).
+            if count <= _QUEUED_BODY_LIMIT:
                 shutil.copyfileobj(source, outputfile)
-                return
-            outputfile.flush()
+            else:
+                outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
+            return
         sock = self.connection
         timeout = sock.gettimeout()
         if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import http.server as _stdlib
 import threading
+import time
 from typing import Any, Optional
+
+from fasthttp.engine import accept_backoff
 
 __all__ = ["HTTPServer", "ThreadingHTTPServer"]
 
@@ -14,6 +17,17 @@ _Address = Any          # what socketserver passes as client_address
 
 class HTTPServer(_stdlib.HTTPServer):
     """http.server.HTTPServer; handlers get fasthttp's reader and writer."""
+
+    def get_request(self) -> tuple[Any, _Address]:
+        # Out of descriptors (EMFILE) or memory, accept() fails again at once
+        # and socketserver's loop would spin on it: pause as nginx does.
+        try:
+            return super().get_request()
+        except OSError as err:
+            pause = accept_backoff(err)
+            if pause:
+                time.sleep(pause)
+            raise
 
     # The listen() backlog. socketserver's 5 overflows as soon as a few dozen
     # clients connect at once: the kernel drops their SYNs and they retry

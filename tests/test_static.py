@@ -252,6 +252,8 @@ def sendfile_calls(monkeypatch):
         calls.append(args[2:])
         return real(*args)
     monkeypatch.setattr(static, "_sendfile", counting)
+    # LoopHTTPServer queues the file on its writer, which calls os.sendfile.
+    monkeypatch.setattr(os, "sendfile", counting)
     return calls
 
 
