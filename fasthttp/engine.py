@@ -9,6 +9,8 @@ file descriptors. LoopHTTPServer (loop.py) is built from them.
   do itself (a handler that reads a body still on its way). Work beyond the
   threads waits in a queue; a thread that cannot be started (RLIMIT_NPROC, a
   container's pids limit) is logged, never an exception out of the loop.
+- IdleConnections: keep-alive connections between requests, watched by one
+  thread, so that ThreadingHTTPServer spends a thread only on a request.
 - accept_backoff(): what to do when accept() fails. EMFILE and its kin
   (nginx: "accept() failed (24: Too many open files)") do not go away by
   retrying at once: the listener is paused for ACCEPT_PAUSE seconds instead
@@ -20,11 +22,14 @@ import collections
 import errno
 import select
 import selectors
+import socket
 import sys
 import threading
+import time
 from typing import Any, Callable, Optional
 
-__all__ = ["Poller", "ThreadPool", "accept_backoff", "ACCEPT_PAUSE", "READ", "WRITE"]
+__all__ = ["Poller", "ThreadPool", "IdleConnections", "accept_backoff", "ACCEPT_PAUSE",
+           "READ", "WRITE"]
 
 READ = 1
 WRITE = 2
@@ -158,6 +163,11 @@ class ThreadPool:
             except BaseException:   # a job handles its own errors; never lose the thread
                 pass
 
+    def waiting(self) -> int:
+        """Jobs queued for want of a free thread."""
+        with self._cond:
+            return max(0, len(self._jobs) - self._idle)
+
     def busy(self) -> int:
         """Threads running or queued jobs waiting (for tests and stats)."""
         with self._cond:
@@ -169,3 +179,111 @@ class ThreadPool:
             for _ in range(self._threads):
                 self._jobs.append(None)
             self._cond.notify_all()
+
+
+class IdleConnections:
+    """Keep-alive connections between two requests, watched by one thread
+    instead of each holding a thread blocked in recv().
+
+    add(fd, handler, deadline): watch fd. When it becomes readable (the next
+    request, or the client closing), it is dropped from the watch and
+    ``on_ready(handler)`` runs on the watcher thread (it should only hand the
+    connection to a pool). One still idle at its deadline (time.monotonic())
+    gets ``on_expired(handler)``. close() stops the watcher and expires all.
+    """
+
+    def __init__(self, on_ready: Callable[[Any], None],
+                 on_expired: Callable[[Any], None]) -> None:
+        self._on_ready = on_ready
+        self._on_expired = on_expired
+        self._lock = threading.Lock()
+        self._arrivals: list[tuple[int, Any, Optional[float]]] = []
+        self._watched: dict[int, tuple[Any, Optional[float]]] = {}
+        self._poller: Optional[Poller] = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    def add(self, fd: int, handler: Any, deadline: Optional[float]) -> None:
+        with self._lock:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._arrivals.append((fd, handler, deadline))
+                if self._thread is None:
+                    self._poller = Poller()
+                    self._poller.register(self._wake_r.fileno(), READ)
+                    self._thread = threading.Thread(target=self._watch, daemon=True,
+                                                    name="fasthttp-idle")
+                    self._thread.start()
+        if closed:
+            self._on_expired(handler)
+            return
+        try:
+            self._wake_w.send(b"\0")
+        except BlockingIOError:
+            pass                # a wake-up is pending anyway
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._watched) + len(self._arrivals)
+
+    def _watch(self) -> None:
+        poller = self._poller
+        assert poller is not None
+        wake = self._wake_r.fileno()
+        next_sweep = time.monotonic() + 1.0
+        while True:
+            for fd, _ in poller.ready(1.0):
+                if fd == wake:
+                    try:
+                        while self._wake_r.recv(4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                entry = self._watched.pop(fd, None)
+                poller.unregister(fd)
+                if entry is not None:
+                    self._on_ready(entry[0])
+            with self._lock:
+                arrivals, self._arrivals = self._arrivals, []
+                closed = self._closed
+            for fd, handler, deadline in arrivals:
+                self._watched[fd] = (handler, deadline)
+                poller.register(fd, READ)
+            if closed:
+                break
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + 1.0
+                for fd, (handler, deadline) in list(self._watched.items()):
+                    if deadline is not None and deadline < now:
+                        del self._watched[fd]
+                        poller.unregister(fd)
+                        self._on_expired(handler)
+        for fd, (handler, _) in list(self._watched.items()):
+            poller.unregister(fd)
+            self._on_expired(handler)
+        self._watched.clear()
+        poller.close()
+
+    def close(self) -> None:
+        """Stop watching; every idle connection is expired (closed)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            arrivals, self._arrivals = self._arrivals, []
+        for _, handler, _ in arrivals:
+            self._on_expired(handler)
+        if thread is not None:
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:
+                pass
+            thread.join(5.0)
+        self._wake_r.close()
+        self._wake_w.close()

@@ -87,13 +87,16 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         try:
             self._fh_handle_one_request()
             while not self.close_connection:
+                park = getattr(self.server, "_fh_park", None)
+                if park is not None and park(self):
+                    return      # idle: the server's engine has the connection now
                 self._fh_handle_one_request()
         except BodyError:
             self.close_connection = True
 
     def finish(self) -> None:
-        if self._fh_adopted_by_loop():
-            return      # as in handle(): not yet, the loop will call us
+        if self._fh_adopted_by_loop() or self.__dict__.get("_fh_parked"):
+            return      # as in handle(): not yet, the loop or engine will call us
         super().finish()
 
     def _fh_adopted_by_loop(self) -> bool:

@@ -201,6 +201,17 @@ class SocketReader:
         self._end += n
         return n
 
+    def wait_readable(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until there is something to read
+        (buffered bytes, data on the socket, or its end): True, else False."""
+        if self._end > self._start:
+            return True
+        if cython.compiled and _HAVE_POLL:
+            ms = int(timeout * 1000)
+            return c_wait_readable(self._sock.fileno(), ms) > 0  # type: ignore[no-any-return,name-defined]  # noqa: F821
+        ready, _, _ = _select.select([self._sock], [], [], timeout)
+        return bool(ready)
+
     def find(self, sub: bytes, offset: int = 0) -> int:
         """Where `sub` starts in the buffered bytes, searching from `offset`
         (both relative to the first unread byte), or -1. For an event loop

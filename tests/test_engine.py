@@ -327,3 +327,73 @@ def test_pipelined_answers_in_order_with_backpressure():
                 assert chunk
                 data += chunk
         assert data.count(b"HTTP/1.1 200 OK") == count
+
+
+class Identity(Hello):
+    """Answers with the id of its handler instance (one per connection)."""
+
+    def do_GET(self):
+        body = b"%d" % id(self)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def keepalive_get(sock):
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(4096)
+    return body
+
+
+def test_idle_keepalive_connections_do_not_take_the_threads():
+    """ThreadingHTTPServer: 300 idle keep-alive clients and 8 threads; a new
+    client is served at once (on 0.1.0 every idle connection held a thread,
+    and a new client waited out head_timeout, 60 s)."""
+    with serving(fasthttp.ThreadingHTTPServer, max_connections=8,
+                 keepalive_linger=0.05) as httpd:
+        address = httpd.server_address
+        idle = []
+        before = threading.active_count()
+        try:
+            for _ in range(300):
+                sock = socket.create_connection(address, timeout=TIMEOUT)
+                keepalive_get(sock)
+                idle.append(sock)
+            time.sleep(0.3)
+            assert threading.active_count() - before <= 8 + 1   # the pool + the idle watcher
+            assert worst_latency(address, 10) < PROMPT
+            # The idle ones are still good: their next request is served.
+            for sock in idle[:20]:
+                assert keepalive_get(sock)
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_a_parked_connection_keeps_its_handler():
+    with serving(fasthttp.ThreadingHTTPServer, Identity, keepalive_linger=0.01) as httpd:
+        with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
+            ids = set()
+            for _ in range(5):
+                ids.add(keepalive_get(sock))
+                time.sleep(0.1)         # parked between requests
+        assert len(ids) == 1
+
+
+def test_an_idle_parked_connection_is_closed_after_head_timeout():
+    class Short(Hello):
+        head_timeout = 0.5
+
+    with serving(fasthttp.ThreadingHTTPServer, Short, keepalive_linger=0.01) as httpd:
+        with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
+            keepalive_get(sock)
+            started = time.monotonic()
+            assert sock.recv(1) == b""          # the server closed it
+            assert time.monotonic() - started < 2.5
