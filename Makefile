@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 DIR    ?= .
 
-.PHONY: venv build test test-cpython bench load serve clean
+.PHONY: venv build test test-deps test-cpython bench load serve clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -22,13 +22,23 @@ build: venv
 # The C parser's unit test; our tests and CPython's own http.server tests on
 # the C path, on the pure-Python fallback, and on the C path with interpreter
 # internals off (FASTHTTP_PUBLIC_API=1: the path newer CPythons take).
-test: build
+test: build test-deps
 	$(MAKE) --no-print-directory test-c
 	FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q
 	FASTHTTP_PURE=1 $(PY) -m pytest -q
 	FASTHTTP_PUBLIC_API=1 FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q -p no:randomly \
 	    tests/test_api.py tests/test_differential.py tests/test_handler_socketless.py
 	$(MAKE) --no-print-directory test-cpython
+
+# System packages the tests use: nginx, for the reverse-proxy test. Installed
+# where we can (root with apt-get); elsewhere tests/test_nginx.py skips, saying so.
+test-deps:
+	@command -v nginx >/dev/null 2>&1 || command -v /usr/sbin/nginx >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nginx-light for tests/test_nginx.py"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq nginx-light >/dev/null || echo "note: nginx-light did not install"; \
+	  else echo "note: no nginx and no apt-get as root: tests/test_nginx.py will skip"; fi; }
 
 test-cpython: build
 	PYTHONPATH=. $(PY) tests/cpython_suite.py
