@@ -221,6 +221,7 @@ def test_fixtures_without_benchmark_and_teardown(pytester, monkeypatch):
 
 
 def test_plugin_leaves_other_suites_alone(pytester):
+    pytest.importorskip("pytest_benchmark")
     pytester.makepyfile("""
         def test_plain(benchmark):
             assert benchmark(sum, [1, 2]) == 3

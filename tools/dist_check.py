@@ -147,7 +147,7 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool)
         # 3. install into a fresh venv, test from outside the source tree
         test_py = _venv(tmp / "venv-test", python)
         run([str(test_py), "-m", "pip", "install", "-q", str(wheel),
-             "pytest>=7", "hypothesis>=6", "httptools>=0.6"])
+             "pytest>=7", "hypothesis>=6", "httptools>=0.6", "pytest-benchmark"])
         env = dict(os.environ, FASTHTTP_REQUIRE_EXTENSION="1")
         env.pop("PYTHONPATH", None)
         env.pop("FASTHTTP_PURE", None)
@@ -159,12 +159,57 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool)
         print(f"=== Python {version}: {wheel.name} [{_wheel_tags(wheel)}] "
               f"{wheel.stat().st_size} bytes; tests {'passed' if rc == 0 else 'FAILED'}",
               flush=True)
+        if rc == 0:
+            rc = _check_never_silently_pure(build_py, srcdir, tmp)
         return rc
     finally:
         if keep:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_never_silently_pure(build_py: Path, srcdir: Path, tmp: Path) -> int:
+    """Without its extension, fasthttp is never slow without saying so:
+    a build without a working compiler fails, naming the way out; a pure
+    wheel (asked for with FASTHTTP_NO_EXTENSIONS=1, and then perhaps reused
+    from pip's cache on a machine with a compiler) warns at import."""
+    print("=== a build without a compiler, and a pure wheel reused", flush=True)
+    run([str(build_py), "-m", "pip", "install", "-q", "setuptools>=77", "wheel", "Cython>=3"])
+    env = dict(os.environ, CC="false", LDSHARED="false")
+    for var in ("PYTHONPATH", "FASTHTTP_NO_EXTENSIONS", "FASTHTTP_PURE"):
+        env.pop(var, None)
+    failed = subprocess.run(
+        [str(build_py), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp / "nocc"), str(srcdir)], env=env, cwd=tmp,
+        capture_output=True, text=True)
+    if failed.returncode == 0 or "FASTHTTP_NO_EXTENSIONS=1" not in failed.stdout + failed.stderr:
+        print("ERROR: a build without a compiler did not fail with the way out:\n"
+              + (failed.stdout + failed.stderr)[-2000:])
+        return 1
+    env = dict(env, FASTHTTP_NO_EXTENSIONS="1")
+    run([str(build_py), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp / "pure"), str(srcdir)], env=env, cwd=tmp)
+    pure = next((tmp / "pure").glob("*.whl"))
+    py = _venv(tmp / "venv-pure", str(build_py))
+    run([str(py), "-m", "pip", "install", "-q", str(pure)])
+    env = dict(os.environ)
+    for var in ("PYTHONPATH", "FASTHTTP_NO_EXTENSIONS", "FASTHTTP_PURE"):
+        env.pop(var, None)
+    probe = "import fasthttp; print(fasthttp.accelerated)"
+    warned = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
+                            env=env, cwd=tmp, capture_output=True, text=True)
+    chosen = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
+                            env=dict(env, FASTHTTP_PURE="1"), cwd=tmp,
+                            capture_output=True, text=True)
+    if warned.returncode == 0 or "without its C extension" not in warned.stderr \
+            or chosen.returncode != 0 or chosen.stdout.strip() != "False":
+        print("ERROR: a pure install is silent, or FASTHTTP_PURE=1 does not choose it:\n"
+              + warned.stderr[-1000:] + chosen.stderr[-1000:])
+        return 1
+    print("ok: the failed build names FASTHTTP_NO_EXTENSIONS=1; the pure wheel warns at "
+          "import; FASTHTTP_PURE=1 runs it quietly", flush=True)
+    return 0
 
 
 def main(argv: list[str]) -> int:

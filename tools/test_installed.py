@@ -35,6 +35,8 @@ TESTS = PROJECT / "tests"
 def _layout(tmp: Path) -> Path:
     tests = tmp / "src" / "tests"
     shutil.copytree(TESTS, tests, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if (PROJECT / "deploy").is_dir():      # the nginx test's configuration
+        shutil.copytree(PROJECT / "deploy", tmp / "src" / "deploy")
     return tests
 
 
