@@ -221,12 +221,16 @@ def process_tree_cpu(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        children = []
-        for tid in os.listdir(f"/proc/{pid}/task"):
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:     # the process is gone
+        return 0.0
+    children = []
+    for tid in tids:
+        try:
             with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
                 children += [int(c) for c in f.read().split()]
-    except OSError:     # gone meanwhile
-        return 0.0
+        except OSError:     # a thread that ended meanwhile (a connection's)
+            pass
     fields = stat[stat.rindex(b")") + 2 :].split()
     # fields[0] is field 3 (state): utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / CLK_TCK + sum(map(process_tree_cpu, children))
