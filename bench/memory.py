@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import selectors
 import socket
 import sys
@@ -140,10 +139,22 @@ def wait_stable(server, seconds=10.0):
 
 def open_idle(port, connections, in_flight, seconds):
     """Open up to ``connections`` keep-alive connections, one GET each (answer read), without
-    waiting on any one of them: (served sockets, sockets still waiting for their answer)."""
+    waiting on any one of them: (served sockets, sockets still waiting for their answer,
+    {"refused": n, "reset": n, "first_reset_after": served count})."""
     sel = selectors.DefaultSelector()
     served, pending = [], {}        # pending: socket -> bytes received so far
+    lost = {"refused": 0, "reset": 0, "first_reset_after": None}
     started = 0
+
+    def drop(s, why):
+        # A connection the server refused or cut: counted, not fatal (what clients see).
+        sel.unregister(s)
+        del pending[s]
+        s.close()
+        lost[why] += 1
+        if lost["first_reset_after"] is None:
+            lost["first_reset_after"] = len(served)
+
     deadline = time.monotonic() + seconds
     try:
         while len(served) < connections and time.monotonic() < deadline:
@@ -157,16 +168,24 @@ def open_idle(port, connections, in_flight, seconds):
             for key, _ in sel.select(timeout=0.2):
                 s = key.fileobj
                 if pending[s] is None:      # connected (or failed): send the request
-                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err:
-                        raise OSError(err, "connect: %s" % os.strerror(err))
-                    s.send(REQUEST)         # 40 bytes always fit a fresh socket
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        drop(s, "refused")
+                        continue
+                    try:
+                        s.send(REQUEST)     # 40 bytes always fit a fresh socket
+                    except OSError:
+                        drop(s, "reset")
+                        continue
                     pending[s] = b""
                     sel.modify(s, selectors.EVENT_READ)
                     continue
-                chunk = s.recv(4096)
+                try:
+                    chunk = s.recv(4096)
+                except OSError:
+                    chunk = b""
                 if not chunk:
-                    raise ConnectionError("closed before the answer (%d served)" % len(served))
+                    drop(s, "reset")
+                    continue
                 data = pending[s] + chunk
                 end = data.find(b"\r\n\r\n")
                 if end >= 0 and len(data) >= end + 4 + len(BODY):
@@ -184,7 +203,7 @@ def open_idle(port, connections, in_flight, seconds):
         raise
     finally:
         sel.close()
-    return served, list(pending)
+    return served, list(pending), lost
 
 
 def probe(port, timeout):
@@ -213,8 +232,8 @@ def measure_idle(kind, args):
                 read_response(s)
         row["idle"] = wait_stable(server)
         t0 = time.monotonic()
-        socks, waiting = open_idle(server.port, args.connections, args.in_flight,
-                                   args.open_seconds)
+        socks, waiting, row["lost"] = open_idle(server.port, args.connections, args.in_flight,
+                                                args.open_seconds)
         row["open_seconds"] = time.monotonic() - t0
         row["served"], row["waiting"] = len(socks), len(waiting)
         row["loaded"] = wait_stable(server)
@@ -280,7 +299,7 @@ def main(argv=None):
         else:
             print("  %s: done" % kind, flush=True)
     print()
-    print("| server | served / waiting | idle MiB | with conns MiB | KiB per idle conn | threads "
+    print("| server | served / waiting / reset | idle MiB | with conns MiB | KiB per idle conn | threads "
           "| fds | closed MiB | open s | a new client's GET |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
@@ -292,12 +311,17 @@ def main(argv=None):
         new = ("%.1f ms" % (row["probe_s"] * 1e3) if row["probe_s"] is not None and row["probe_s"] < 1
                else "%.1f s" % row["probe_s"] if row["probe_s"] is not None
                else row["probe_error"])
-        print("| %s | %d / %d | %.1f | %.1f | %.1f | %d | %d | %.1f | %.1f | %s |" % (
-            LABELS[row["kind"]], row["served"], row["waiting"], idle["rss"] / MB,
+        print("| %s | %d / %d / %d | %.1f | %.1f | %.1f | %d | %d | %.1f | %.1f | %s |" % (
+            LABELS[row["kind"]], row["served"], row["waiting"],
+            row["lost"]["reset"] + row["lost"]["refused"], idle["rss"] / MB,
             loaded["rss"] / MB, per, loaded["threads"], loaded["fds"], closed["rss"] / MB,
             row["open_seconds"], new))
     print("  (served: connections answered within --open-seconds and held idle; waiting: "
-          "connected, no answer yet)")
+          "connected, no answer yet; reset: refused, reset or closed before an answer)")
+    for row in rows:
+        if row["ok"] and row["lost"]["first_reset_after"] is not None:
+            print("  %s: the first connection reset/refused after %d were served" % (
+                LABELS[row["kind"]], row["lost"]["first_reset_after"]))
     ok_rows = {r["kind"]: r for r in rows if r["ok"]}
     if "stdlib" in ok_rows:
         base = ok_rows["stdlib"]["loaded"]["rss"]
