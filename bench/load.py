@@ -15,13 +15,15 @@ Servers (bench/servers.py, ``python bench/servers.py KIND PORT``), all answering
   fasthttp-loop   fasthttp.LoopHTTPServer: the same handler on one event loop
   uvicorn         uvicorn + httptools, asyncio loop, raw ASGI app  } only if uvicorn is
   uvicorn-uvloop  uvicorn + httptools, uvloop loop, raw ASGI app   } importable (--install-peers)
+  nginx           nginx-light, one worker, ``return 200`` with the same body, keep-alive, no
+                  access log; only if nginx is installed (--install-nginx: apt-get nginx-light)
 
 wrk runs with -t1 at each concurrency (default -c1 and -c32) for --duration seconds; servers
 alternate within each of --rounds rounds (the order rotates every round), so slow drifts of
 a noisy machine spread over all of them. Per run: req/s, p50 and p99 latency (wrk --latency)
 and the server's CPU time per request (utime + stime of the server process from
 /proc/PID/stat, before and after the run, over the requests wrk completed). The summary gives
-medians over rounds and ratios to the stdlib (as-is and tuned) and to uvicorn; the raw runs
+medians over rounds and ratios to nginx, the stdlib (tuned and as-is) and uvicorn; the raw runs
 and the summary go to a JSON file in bench/results/, and with --chart to a PNG bar chart.
 
 Every server process is started here and ended here, by PID (also on Ctrl-C, SIGTERM or an
@@ -58,9 +60,10 @@ sys.path.insert(0, str(BENCH_DIR))
 import servers  # noqa: E402
 
 ALL_SERVERS = list(servers.KINDS)
-DEFAULT_SERVERS = ["stdlib", "stdlib-tuned", "fasthttp", "fasthttp-loop", "uvicorn",
-                   "uvicorn-uvloop"]
-REFERENCES = ["stdlib", "stdlib-tuned", "uvicorn", "uvicorn-uvloop"]
+# In table and chart order: the references on the outside, fasthttp in the middle.
+DEFAULT_SERVERS = ["nginx", "fasthttp-loop", "fasthttp", "uvicorn-uvloop", "uvicorn", "stdlib-tuned",
+                   "stdlib"]
+REFERENCES = ["nginx", "stdlib-tuned", "stdlib", "uvicorn-uvloop"]
 PEER_PACKAGES = ["uvicorn", "httptools", "uvloop"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STARTUP_TIMEOUT = 20.0
@@ -85,6 +88,18 @@ def ensure_wrk(install: bool) -> str | None:
         subprocess.run(["apt-get", "update"], check=False)
         subprocess.run(cmd, check=False)
     return shutil.which("wrk")
+
+
+def ensure_nginx(install: bool) -> str | None:
+    path = servers.nginx_binary()
+    if path or not install:
+        return path
+    log("nginx not found: apt-get install -y nginx-light")
+    cmd = ["apt-get", "install", "-y", "nginx-light"]
+    if subprocess.run(cmd, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update"], check=False)
+        subprocess.run(cmd, check=False)
+    return servers.nginx_binary()
 
 
 def have_module(name: str) -> bool:
@@ -115,6 +130,8 @@ def available_servers(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
             skipped[kind] = "uvicorn/httptools not importable (pass --install-peers)"
         elif kind == "uvicorn-uvloop" and not have_module("uvloop"):
             skipped[kind] = "uvloop not importable (pass --install-peers)"
+        elif kind == "nginx" and not servers.nginx_binary():
+            skipped[kind] = "nginx not installed (pass --install-nginx)"
         else:
             run.append(kind)
     return run, skipped
@@ -176,12 +193,9 @@ class ServerProcess:
         self.port = int(m.group(1))
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the whole server process (all threads, live and exited)."""
-        with open(f"/proc/{self.pid}/stat", "rb") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        # fields[0] is field 3 (state): utime and stime are fields 14 and 15
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """utime + stime of the server process (all threads, live and exited) and of its live
+        descendants (nginx's master and worker, under bench/servers.py)."""
+        return process_tree_cpu(self.pid)
 
     def log_tail(self, n: int = 20) -> str:
         try:
@@ -200,6 +214,26 @@ class ServerProcess:
         if self.proc.stdout:
             self.proc.stdout.close()
         self._log.close()
+
+
+def process_tree_cpu(pid: int) -> float:
+    """utime + stime of a process and its live descendants, in seconds, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:     # the process is gone
+        return 0.0
+    children = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                children += [int(c) for c in f.read().split()]
+        except OSError:     # a thread that ended meanwhile (a connection's)
+            pass
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK + sum(map(process_tree_cpu, children))
 
 
 def check_server(port: int) -> None:
@@ -324,8 +358,10 @@ def summarize(runs: list[dict], kinds: list[str], conns: list[int]) -> dict:
                 for ref in REFERENCES
                 if ref in rows and ref != kind and row["rps"] and rows[ref]["rps"]
             }
-            base = rows.get("stdlib", {}).get("cpu_us_per_req")
-            row["cpu_ratio_stdlib"] = base / row["cpu_us_per_req"] if base and row["cpu_us_per_req"] else None
+            for ref in ("stdlib", "stdlib-tuned", "nginx"):
+                base = rows.get(ref, {}).get("cpu_us_per_req")
+                mine = row["cpu_us_per_req"]
+                row[f"cpu_ratio_{ref}"] = base / mine if base and mine else None
         summary[str(c)] = rows
     return summary
 
@@ -348,7 +384,9 @@ def fmt_ms(v):
 
 def print_summary(summary: dict, kinds: list[str]) -> None:
     refs = [r for r in REFERENCES if any(r in rows for rows in summary.values())]
-    headers = ["server", "req/s", "p50", "p99", "CPU/req", "CPU stdlib/x"] + [f"x/{r}" for r in refs] + ["errors"]
+    cpu_refs = [r for r in ("nginx", "stdlib-tuned") if any(r in rows for rows in summary.values())]
+    headers = (["server", "req/s", "p50", "p99", "CPU/req"] + [f"CPU {r}/x" for r in cpu_refs]
+               + [f"x/{r}" for r in refs] + ["errors"])
     for c, rows in summary.items():
         table = []
         for kind in kinds:
@@ -361,20 +399,42 @@ def print_summary(summary: dict, kinds: list[str]) -> None:
                 fmt_ms(row["p50_ms"]),
                 fmt_ms(row["p99_ms"]),
                 fmt(row["cpu_us_per_req"], ".1f", " us"),
-                fmt_x(row["cpu_ratio_stdlib"]),
             ]
+            cells += [fmt_x(row[f"cpu_ratio_{r}"]) if r != kind else "1.00x" for r in cpu_refs]
             cells += [fmt_x(row["rps_ratio"].get(r)) if r != kind else "1.00x" for r in refs]
             cells.append(str(row["errors"]))
             table.append(cells)
         coarse = [k for k in kinds if k in rows and rows[k]["cpu_ticks_min"] < 50]
         widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
         log(f"\n-c{c} (medians of {max(r['runs'] for r in rows.values())} run(s); x/ref = req/s ratio, "
-            f">1 = more throughput than ref; CPU stdlib/x > 1 = less server CPU per request)")
+            f">1 = more throughput than ref; CPU ref/x > 1 = less server CPU per request than ref)")
         for cells in [headers, ["-" * w for w in widths], *table]:
             log("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
         if coarse:
             log(f"(CPU/req of {', '.join(coarse)} is coarse: under 50 clock ticks of "
                 f"1/{CLK_TCK} s per run in /proc/PID/stat)")
+
+
+def print_markdown(summary: dict, kinds: list[str]) -> None:
+    """One Markdown table, all concurrencies side by side (the README's form)."""
+    conns = list(summary)
+    head = ["server"]
+    for c in conns:
+        head += [f"-c{c} req/s", f"-c{c} p99", f"-c{c} CPU/req", f"-c{c} x/nginx", f"-c{c} x/stdlib-tuned"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kind in kinds:
+        cells = [kind]
+        for c in conns:
+            row = summary[c].get(kind)
+            if row is None:
+                cells += ["-"] * 5
+                continue
+            cells += [f"{row['rps']:,.0f}" if row["rps"] else "-", fmt_ms(row["p99_ms"]),
+                      fmt(row["cpu_us_per_req"], ".1f", " µs")]
+            cells += ["1.00x" if kind == ref else fmt_x(row["rps_ratio"].get(ref))
+                      for ref in ("nginx", "stdlib-tuned")]
+        lines.append("| " + " | ".join(cells) + " |")
+    log("\n" + "\n".join(lines))
 
 
 def write_chart(summary: dict, kinds: list[str], path: Path, title: str) -> None:
@@ -428,12 +488,14 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", default="1,32", help="wrk -c values (default 1,32)")
     ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
                     help=f"comma-separated, from {','.join(ALL_SERVERS)} (default: all but fasthttp-tuned)")
+    ap.add_argument("--markdown", action="store_true", help="also print the summary as Markdown tables")
     ap.add_argument("--request", metavar="NAME", help="send the headers of tests/data/requests/NAME.http "
                     "(body-less) instead of wrk's minimal GET")
     ap.add_argument("--json", metavar="PATH", help="results file (default bench/results/load-<time>.json)")
     ap.add_argument("--chart", metavar="PATH", help="also write a PNG bar chart of req/s")
     ap.add_argument("--install-peers", action="store_true", help="pip install uvicorn httptools uvloop if missing")
     ap.add_argument("--install-wrk", action="store_true", help="apt-get install -y wrk if missing")
+    ap.add_argument("--install-nginx", action="store_true", help="apt-get install -y nginx-light if missing")
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.duration = 1, 2.0
@@ -452,6 +514,8 @@ def main(argv=None) -> int:
             "(or run this script with --install-wrk)")
         return 2
     ensure_peers(args.install_peers)
+    if "nginx" in wanted:
+        ensure_nginx(args.install_nginx)
     kinds, skipped = available_servers(wanted)
     for kind, why in skipped.items():
         log(f"skip {kind}: {why}")
@@ -530,6 +594,8 @@ def main(argv=None) -> int:
 
     summary = summarize(runs, kinds, conns)
     print_summary(summary, kinds)
+    if args.markdown:
+        print_markdown(summary, kinds)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = Path(args.json) if args.json else RESULTS_DIR / f"load-{started_at:%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=2) + "\n")

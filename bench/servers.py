@@ -12,6 +12,10 @@ KIND is one of:
   fasthttp-loop    fasthttp.LoopHTTPServer (one event loop, handlers inline), same handler
   uvicorn          uvicorn, http=httptools, loop=asyncio, raw ASGI hello app
   uvicorn-uvloop   uvicorn, http=httptools, loop=uvloop, raw ASGI hello app
+  nginx            nginx (Debian's nginx-light), one worker, ``return 200`` of the same body,
+                   keep-alive, no access log; its own temporary prefix, conf and pid file.
+                   This process starts it (``daemon off``), waits, and ends it by PID: the
+                   server's CPU is nginx's (master + worker, see load.py's cpu_seconds)
 
 Every server binds 127.0.0.1:PORT (PORT 0 picks a free one), prints ``READY <port>`` on
 stdout once it listens, answers every GET (and HEAD) with 200, Content-Type, Content-Length
@@ -33,7 +37,34 @@ assert len(BODY) == 13
 CONTENT_LENGTH = str(len(BODY))
 
 KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "fasthttp-loop", "uvicorn",
-         "uvicorn-uvloop")
+         "uvicorn-uvloop", "nginx")
+
+# One worker, keep-alive without a per-connection request limit (the Python servers have
+# none; nginx's default of 1,000 would make wrk reconnect), the hello body as text/plain.
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    keepalive_timeout 65;
+    keepalive_requests 100000000;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port} backlog=2048;
+        location / {{
+            default_type text/plain;
+            return 200 "{body}";
+        }}
+    }}
+}}
+"""
 
 
 def import_fasthttp():
@@ -161,6 +192,63 @@ def serve_uvicorn(kind: str, port: int) -> None:
     server.run(sockets=[sock])
 
 
+def nginx_binary():
+    """nginx's path, or None when it is not installed (apt-get install -y nginx-light)."""
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+
+
+def serve_nginx(port: int) -> None:
+    """Run nginx in the foreground as a child of this process until SIGTERM / Ctrl-C."""
+    import shutil  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    nginx = nginx_binary()
+    if nginx is None:
+        raise SystemExit("nginx is not installed (apt-get install -y nginx-light)")
+    if port == 0:   # nginx cannot report the port it picked: pick one (a tiny race)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    root = Path(tempfile.mkdtemp(prefix="fasthttp-bench-nginx-"))
+    proc = None
+    try:
+        (root / "tmp").mkdir()
+        conf = root / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(root=root, port=port, body=BODY.decode()))
+        proc = subprocess.Popen([nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
+                                stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:     # READY only once it answers connections
+            if proc.poll() is not None:
+                raise SystemExit(f"nginx exited with {proc.returncode}: "
+                                 f"{(root / 'error.log').read_text(errors='replace')[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        _ready(port)
+        proc.wait()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()    # SIGTERM: nginx's fast shutdown (master and worker)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2 or argv[0] not in KINDS:
@@ -168,7 +256,9 @@ def main(argv=None) -> int:
         return 2
     kind, port = argv[0], int(argv[1])
     try:
-        if kind.startswith("uvicorn"):
+        if kind == "nginx":
+            serve_nginx(port)
+        elif kind.startswith("uvicorn"):
             serve_uvicorn(kind, port)
         else:
             serve_threading(kind, port)
