@@ -261,11 +261,15 @@ cdef _Head _read_head_bytesio(rfile, size_t max_line, size_t max_lines,
 cdef fh_header _scan_slots[STACK_HEADERS]
 
 
+BODY_INCOMPLETE = -2     # request_state(): the head is in, the body on its way
+
+
 def request_state(SocketReader reader, Py_ssize_t max_inline_body):
     """What a reader's buffered bytes hold, for an event loop: the length
     of the whole request at their start when its handling needs no further
     reads (its head, and a Content-Length body of at most max_inline_body
-    bytes); 0 when not yet a whole request; -1 for anything else
+    bytes); 0 while its head is incomplete, BODY_INCOMPLETE (-2) when only
+    its body is; -1 for anything else
     (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
     to be served the blocking way."""
     cdef const char *b = PyByteArray_AS_STRING(reader._storage) + reader._start
@@ -303,7 +307,7 @@ def request_state(SocketReader reader, Py_ssize_t max_inline_body):
             body = <Py_ssize_t>length
     if body > max_inline_body:
         return -1
-    return line_len + r + body if line_len + r + body <= n else 0
+    return line_len + r + body if line_len + r + body <= n else BODY_INCOMPLETE
 
 
 cdef _Head _read_head_in_buffer(SocketReader reader, size_t max_line, size_t max_lines,

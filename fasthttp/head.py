@@ -378,11 +378,15 @@ def _read_head_in_buffer(reader: SocketReader, max_line: int, max_lines: int,
         return p.pairs
 
 
+BODY_INCOMPLETE = -2     # request_state(): the head is in, the body on its way
+
+
 def request_state(reader: SocketReader, max_inline_body: int) -> int:
     """What a reader's buffered bytes hold, for an event loop: the length
     of the whole request at their start when its handling needs no further
     reads (its head, and a Content-Length body of at most max_inline_body
-    bytes); 0 when not yet a whole request; -1 for anything else
+    bytes); 0 while its head is incomplete, BODY_INCOMPLETE (-2) when only
+    its body is; -1 for anything else
     (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
     to be served the blocking way."""
     start, n = reader._start, reader._end - reader._start
@@ -413,7 +417,7 @@ def request_state(reader: SocketReader, max_inline_body: int) -> int:
             body = length
     if body > max_inline_body:
         return -1
-    return line_len + r + body if line_len + r + body <= n else 0
+    return line_len + r + body if line_len + r + body <= n else BODY_INCOMPLETE
 
 
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}[ \t]*")

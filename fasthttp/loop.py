@@ -322,7 +322,7 @@ class LoopHTTPServer(HTTPServer):
         stays under the high-water mark. True when it stopped at that mark
         with requests still buffered."""
         rfile, wfile, handler = conn.rfile, conn.wfile, conn.handler
-        backed_up = False
+        backed_up = served = False
         while not conn.closing or rfile.buffered():
             if not rfile.buffered():
                 break
@@ -330,23 +330,22 @@ class LoopHTTPServer(HTTPServer):
                 backed_up = True
                 break
             if conn.scanned and not self._blank_line_since(rfile, conn.scanned):
-                conn.scanned = rfile.buffered()     # still no whole head
+                length = 0                  # still no end of the head: no need to parse
+            else:
+                length = _core.request_state(rfile, self.max_inline_body)
+            if length <= 0:
+                if length == _BODY_INCOMPLETE:
+                    conn.scanned = 0        # the head is in: look again on more bytes
+                    break
+                if length < 0:
+                    self._hand_off(conn)
+                    return False
+                # The head is incomplete: look for its end only in what arrives next.
+                conn.scanned = rfile.buffered()
                 if conn.scanned > _MAX_REQUEST_LINE + handler.max_head_bytes:
                     self._hand_off(conn)    # the blocking parser answers 431
                     return False
                 break
-            length = _core.request_state(rfile, self.max_inline_body)
-            if length == 0:
-                # Incomplete: remember where to look for a head's end, unless
-                # the head is in and only the body is on its way.
-                conn.scanned = 0 if self._blank_line_since(rfile, 1) else rfile.buffered()
-                if conn.scanned > _MAX_REQUEST_LINE + handler.max_head_bytes:
-                    self._hand_off(conn)
-                    return False
-                break
-            if length < 0:
-                self._hand_off(conn)
-                return False
             # More requests buffered behind this one: its flush() waits for theirs.
             wfile.holding = rfile.buffered() > length
             conn.scanned = 0
@@ -361,21 +360,18 @@ class LoopHTTPServer(HTTPServer):
                 conn.closing = True
                 rfile.close()
                 break
-            conn.deadline = self._deadline(handler)
+            served = True
         if conn.closing and not rfile.closed:
             rfile.close()
+        elif served:
+            conn.deadline = self._deadline(handler)     # for the next request
         wfile.holding = False
         return backed_up
 
     @staticmethod
     def _blank_line_since(rfile: Any, offset: int) -> bool:
         """Could a request head end in the buffered bytes from about
-        `offset` on (an empty line: LF LF or LF CR LF)? Also true when the
-        bytes start with an empty line (http.server reads that as the end)."""
-        if offset <= 1:
-            first = rfile.find(b"\n")
-            if first == 0 or (first == 1 and rfile.find(b"\r") == 0):
-                return True
+        `offset` on (an empty line: LF LF or LF CR LF)?"""
         start = max(0, offset - 2)
         return bool(rfile.find(b"\n\n", start) >= 0 or rfile.find(b"\n\r\n", start) >= 0)
 
@@ -450,3 +446,4 @@ class LoopHTTPServer(HTTPServer):
 
 # The request line http.server accepts (65536 bytes and its LF).
 _MAX_REQUEST_LINE = 65537
+_BODY_INCOMPLETE = -2      # request_state()'s answer: the head is in, the body on its way
