@@ -164,9 +164,10 @@ class ThreadPool:
                 pass
 
     def waiting(self) -> int:
-        """Jobs queued for want of a free thread."""
-        with self._cond:
-            return max(0, len(self._jobs) - self._idle)
+        """Jobs queued for want of a free thread. Read without the lock: a
+        hint, asked on every request by threads that would otherwise all
+        contend for it."""
+        return max(0, len(self._jobs) - self._idle)
 
     def busy(self) -> int:
         """Threads running or queued jobs waiting (for tests and stats)."""

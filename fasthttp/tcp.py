@@ -121,20 +121,19 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
         finishing, and _fh_after hands it to the engine once this thread is
         done with it), False to go on in this thread."""
         rfile = handler.rfile
-        if type(rfile) is not _core.SocketReader or rfile.buffered():
-            return False            # not ours to watch, or pipelined: serve it now
-        if handler.timeout is not None:
-            # The handler's socket timeout also ends an idle connection, with
-            # http.server's "Request timed out" line: wait for it as it does.
-            return False
         pool = self._fh_pool
-        if pool is None:
+        if (pool is None or type(rfile) is not _core.SocketReader or rfile.buffered()
+                or handler.timeout is not None):
+            # Not ours to watch, pipelined (serve it now), or a handler whose
+            # socket timeout also ends an idle connection (with http.server's
+            # "Request timed out" line): wait in this thread, as it does.
             return False
         sock = handler.request
-        pending = getattr(sock, "pending", None)
-        if pending is not None and pending():
-            return False            # TLS: decrypted bytes the socket's fd won't signal
-        if not pool.waiting() and self.keepalive_linger > 0:
+        if type(sock) is not socket.socket:
+            pending = getattr(sock, "pending", None)
+            if pending is None or pending():
+                return False        # TLS: decrypted bytes the socket's fd won't signal
+        if self.keepalive_linger > 0 and not pool.waiting():
             try:
                 if rfile.wait_readable(self.keepalive_linger):
                     return False    # the next request is here: no hand-off
