@@ -11,12 +11,20 @@ cdef enum:
 
 cdef class _Head:
     """A parsed header block plus what parse_request needs to know of it
-    (http.server compares the whole first value, lowercased)."""
-    cdef list pairs
+    (http.server compares the whole first value, lowercased). The (name,
+    value) strings are made on first use of pairs(): a handler that never
+    reads self.headers never pays for them."""
+    cdef bytes raw              # the block's bytes, up to its last value
+    cdef bytes spans            # the parser's fh_header array over raw
+    cdef size_t count
+    cdef list _pairs
     cdef int connection         # CONN_*
     cdef bint expect_continue   # the first Expect is "100-continue"
     cdef bint exotic_type       # first Content-Type may be multipart/message
     cdef bint framing           # has Content-Length or Transfer-Encoding
+
+
+    cdef list pairs(self)
 
 
 cdef _Head read_head(rfile, size_t max_line, size_t max_lines, size_t max_head)

@@ -3,7 +3,7 @@
 header blocks -> (name, value) pairs, plus what parse_request needs to know
 of a head. fasthttp/head.py is the pure-Python twin; fasthttp._core picks one.
 """
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
@@ -109,11 +109,26 @@ cdef bint _mentions_body_type(const char *base, fh_span value):
             _contains_folded(base + value.off, value.len, b"message", 7))
 
 
+cdef class _Head:
+    cdef list pairs(self):
+        if self._pairs is None:
+            self._pairs = _header_pairs(PyBytes_AS_STRING(self.raw),
+                                        <const fh_header *>PyBytes_AS_STRING(self.spans),
+                                        self.count) if self.count else []
+        return self._pairs
+
+
 cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     cdef _Head head = _Head.__new__(_Head)
     cdef size_t i
     cdef bint seen_type = False, seen_connection = False, seen_expect = False
-    head.pairs = _header_pairs(base, hs, n)
+    head.count = n
+    if n:
+        # Keep the bytes and the spans; the strings wait for pairs().
+        head.raw = PyBytes_FromStringAndSize(base, <Py_ssize_t>(hs[n - 1].value.off +
+                                                                 hs[n - 1].value.len))
+        head.spans = PyBytes_FromStringAndSize(<const char *>hs,
+                                               <Py_ssize_t>(n * sizeof(fh_header)))
     head.connection = CONN_OTHER
     head.expect_continue = False
     head.exotic_type = False
@@ -174,7 +189,7 @@ def read_headers(rfile, size_t max_line=65536, size_t max_lines=100,
     file object is read line by line with readline(max_line + 1), exactly as
     http.client.parse_headers reads. Raises HeadError.
     """
-    return read_head(rfile, max_line, max_lines, max_head).pairs
+    return read_head(rfile, max_line, max_lines, max_head).pairs()
 
 
 cdef _Head read_head(rfile, size_t max_line, size_t max_lines, size_t max_head):

@@ -34,6 +34,29 @@ cdef object _http_client = http.client
 cdef tuple _NO_ARGS = ()
 
 
+def message_of(_Head head):
+    """The HTTPMessage of a parsed head, as email.parser builds it for
+    http.server (compat32 policy, the pairs as sent, no defects)."""
+    headers = _new_message()
+    # Fill the instance dict in place: replacing it (__dict__ = ...) loses
+    # the attributes on 3.13, where fresh instances keep inline values.
+    state = PyObject_GenericGetDict(headers, NULL)
+    PyDict_Update(state, MESSAGE_TEMPLATE)
+    state["_headers"] = head.pairs()
+    state["defects"] = []
+    return headers
+
+
+cdef object _LAZY_HEADERS = None
+
+
+def set_lazy_headers(descriptor):
+    """Record the class attribute that builds self.headers on first read
+    (handler.py's LazyHeaders): only handlers that have it get lazy ones."""
+    global _LAZY_HEADERS
+    _LAZY_HEADERS = descriptor
+
+
 cdef inline object _new_message():
     """HTTPMessage.__new__(HTTPMessage): HTTPMessage has no __new__ of its
     own, so this is object.__new__ without the method lookup and call."""
@@ -100,22 +123,23 @@ def parse_request(handler):
         (<SocketReader>rfile).end_head()
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not head.exotic_type:
-        headers = _new_message()
-        # Fill the instance dict in place: replacing it (__dict__ = ...) loses
-        # the attributes on 3.13, where fresh instances keep inline values.
-        state = PyObject_GenericGetDict(headers, NULL)
-        PyDict_Update(state, MESSAGE_TEMPLATE)
-        state["_headers"] = head.pairs
-        state["defects"] = []
         connection = head.connection
         expect_continue = head.expect_continue
+        if getattr(type(handler), "headers", None) is _LAZY_HEADERS:
+            # self.headers is made when first read (handler.LazyHeaders):
+            # the head stays as bytes until then.
+            state = PyObject_GenericGetDict(handler, NULL)
+            state.pop("headers", None)
+            state["_fh_head"] = head
+        else:
+            handler.headers = message_of(head)
     else:
-        headers = exact_message(handler, head.pairs)
+        headers = exact_message(handler, head.pairs())
         connection_value = headers.get("Connection", "").lower()
         connection = (CONN_CLOSE if connection_value == "close" else
                       CONN_KEEP_ALIVE if connection_value == "keep-alive" else CONN_OTHER)
         expect_continue = headers.get("Expect", "").lower() == "100-continue"
-    handler.headers = headers
+        handler.headers = headers
     if head.framing and not check_framing(handler):
         return False
 

@@ -670,9 +670,11 @@ def handler_state(h) -> dict[str, Any]:
     for name in ("command", "path", "request_version", "requestline", "raw_requestline",
                  "close_connection"):
         st[name] = getattr(h, name, _MISSING)
+    # Read headers as a handler does (fasthttp's C path makes the object on
+    # first read, then it is an instance attribute as in the stdlib).
+    headers = getattr(h, "headers", _MISSING)
     st["instance_attrs"] = sorted(k for k in vars(h) if not k.startswith("_"))
     st["_headers_buffer"] = h.__dict__.get("_headers_buffer", _MISSING)
-    headers = h.__dict__.get("headers", _MISSING)
     if headers is _MISSING:
         st["headers"] = _MISSING
     else:
