@@ -24,6 +24,7 @@ import io
 import select as _select
 import socket as _socket
 import time as _time
+import weakref as _weakref
 from operator import index as _index
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,11 @@ def _ssize(value: Any) -> int:
 
 
 _CLOSED = "I/O operation on closed file."
+
+# Sockets a server's stop shut down for reading (fasthttp.workers): there,
+# the end of the stream after a request head is an error, never a body that
+# looks complete but was cut short.
+stopped_sockets: _weakref.WeakSet[Any] = _weakref.WeakSet()
 
 
 class SocketReader:
@@ -223,6 +229,8 @@ class SocketReader:
                 _wait_ready(self._sock, False, self.io_timeout)
         if type(n) is not int:
             n = _index(n)
+        if n == 0 and not self._deadline and self._sock in stopped_sockets:
+            raise ConnectionAbortedError("the server is stopping")
         self._end += n
         return n
 
@@ -360,6 +368,10 @@ class SocketReader:
 
     def fileno(self) -> int:
         return self._sock.fileno()
+
+    def idle(self) -> bool:
+        """Waiting for a request head, none of it received yet?"""
+        return self._deadline != 0.0 and self._start == self._end
 
     def buffered(self) -> int:
         """How many bytes are already received but not yet read."""
