@@ -295,10 +295,10 @@ def _serve(graceful_timeout):
 def _upload_across_stop(httpd, total, first, pause):
     """Send `first` bytes of a `total`-byte body, stop the server, pause,
     send the rest; -> (response bytes, was the idle connection closed?)"""
-    Handler.entered = threading.Semaphore(0)
     idle = socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT)
     idle.sendall(NEXT)
     assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+    Handler.entered = threading.Semaphore(0)
     up = socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT)
     try:
         up.sendall(b"POST /read-cl HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % total
