@@ -6,8 +6,9 @@ fasthttp's BaseHTTPRequestHandler.read_body() is the function here.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from fasthttp import _core
 from fasthttp.errors import BodyError, HeadError

@@ -23,8 +23,11 @@ from typing import Any, Optional
 
 from fasthttp import _core, body
 from fasthttp.errors import BodyError
+from fasthttp.sockio import SocketReader as _PureReader
 
-_SocketReader = _core.SocketReader
+# The readers whose parse_request marks a body (C and pure: tools such as
+# fuzz/fuzz_request.py mix the pure methods into a class beside the C ones).
+_READERS = (_core.SocketReader, _PureReader)
 
 __all__ = ["BaseHTTPRequestHandler"]
 
@@ -169,7 +172,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             # parse_request marks the reader when the head frames a body
             # (Content-Length or Transfer-Encoding): nothing to do otherwise.
             rfile = self.rfile
-            if type(rfile) is _SocketReader and rfile._body_mark >= 0:
+            if type(rfile) in _READERS and rfile._body_mark >= 0:
                 self._fh_end_body(rfile)
         except socket.timeout as e:
             # a read or a write timed out.  Discard this connection

@@ -22,8 +22,16 @@ from http import HTTPStatus
 from typing import Any, Optional, cast
 
 from fasthttp.errors import HeadError
-from fasthttp.head import (_REQUEST_LINE, HOST_INVALID, HOST_MANY, HOST_OK, _size_t, content_length,
-                           head_info, read_head)
+from fasthttp.head import (
+    _REQUEST_LINE,
+    HOST_INVALID,
+    HOST_MANY,
+    HOST_OK,
+    _size_t,
+    content_length,
+    head_info,
+    read_head,
+)
 from fasthttp.sockio import SocketReader
 
 __all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing", "check_host",

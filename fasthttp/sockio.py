@@ -79,7 +79,7 @@ class SocketReader:
 
 
     def __init__(self, sock: socket.socket, writer: SocketWriter | None = None) -> None:
-        self.io_timeout = 30.0
+        self.io_timeout: float | None = 30.0
         if writer is not None and not isinstance(writer, SocketWriter):
             raise TypeError("writer must be a SocketWriter or None")
         self._writer = writer
@@ -440,7 +440,7 @@ class SocketWriter:
     whole response."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self.io_timeout = 30.0
+        self.io_timeout: float | None = 30.0
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False

@@ -10,10 +10,10 @@ import time
 import tracemalloc
 
 import pytest
+from test_hardening import raw_exchange, statuses
 
 import fasthttp
 from fasthttp import _core
-from test_hardening import raw_exchange, statuses
 
 TIMEOUT = 5.0
 SERVERS = [fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer]
