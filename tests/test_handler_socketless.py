@@ -402,6 +402,7 @@ def test_response_writer(script, request_version, protocol, command):
     assert std_log == fast_log
 
 
+@pytest.mark.skipif(support.SELFTEST, reason="self-test: the fasthttp side is the stdlib")
 def test_send_header_crlf_refused_where_the_stdlib_writes_it():
     # README, "Where fasthttp is stricter": response splitting.
     std = _fresh("stdlib")
