@@ -390,6 +390,15 @@ INVALID = [
      + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n", 400),
     ("chunk-size-too-long", b"POST / HTTP/1.1\r\n" + H
      + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" * 20 + b"\r\n", 400),
+    # issue 11: Host rules, chunked lines ending in a bare LF, tiny chunks
+    ("host-twice", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("host-invalid", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    ("chunk-size-bare-lf", b"POST / HTTP/1.1\r\n" + H
+     + b"Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400),
+    ("chunk-data-bare-lf", b"POST / HTTP/1.1\r\n" + H
+     + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400),
+    ("chunks-too-small", b"POST / HTTP/1.1\r\n" + H
+     + b"Transfer-Encoding: chunked\r\n\r\n" + b"1\r\nx\r\n" * 15000 + b"0\r\n\r\n", 400),
 ]
 
 ABORTS = ("cut-request-line", "cut-headers", "cut-cl-body", "cut-chunked-body",

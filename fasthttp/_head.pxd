@@ -8,6 +8,12 @@ cdef enum:
     CONN_CLOSE = 1              # the first one is "close" (any case)
     CONN_KEEP_ALIVE = 2         # the first one is "keep-alive" (any case)
 
+cdef enum:
+    HOST_NONE = 0               # no Host header (head.py has the same values)
+    HOST_OK = 1                 # one, a valid host[:port]
+    HOST_INVALID = 2            # one, not a valid host[:port]
+    HOST_MANY = 3               # more than one
+
 
 cdef class _Head:
     """A parsed header block plus what parse_request needs to know of it
@@ -22,6 +28,7 @@ cdef class _Head:
     cdef bint expect_continue   # the first Expect is "100-continue"
     cdef bint exotic_type       # first Content-Type may be multipart/message
     cdef bint framing           # has Content-Length or Transfer-Encoding
+    cdef int host               # HOST_*
 
 
     cdef list pairs(self)

@@ -118,6 +118,47 @@ cdef class _Head:
         return self._pairs
 
 
+cdef inline bint _host_char(char c, bint literal):
+    """A reg-name byte (RFC 3986: unreserved, pct-encoded, sub-delims), or
+    one of an IP literal's (the same, and ':')."""
+    if (b'a' <= (c | 0x20) <= b'z') or (b'0' <= c <= b'9'):
+        return True
+    if c == b':':
+        return literal
+    return c != 0 and memchr(b"-._~%!$&'()*+,;=", c, 16) != NULL
+
+
+cdef bint _valid_host(const char *s, size_t n):
+    """Is s[0:n] host [":" port] (RFC 9112 3.2; RFC 3986 3.2.2-3), trailing
+    whitespace aside? An empty value is (RFC 9112: no authority). As
+    head.valid_host."""
+    cdef size_t i = 0
+    while n > 0 and (s[n - 1] == b' ' or s[n - 1] == b'\t'):
+        n -= 1
+    if n > 0 and s[0] == b'[':
+        i = 1
+        while i < n and s[i] != b']':
+            if not _host_char(s[i], True):
+                return False
+            i += 1
+        if i == n or i == 1:
+            return False
+        i += 1
+    else:
+        while i < n and s[i] != b':':
+            if not _host_char(s[i], False):
+                return False
+            i += 1
+    if i == n:
+        return True
+    if s[i] != b':':
+        return False
+    for i in range(i + 1, n):
+        if not b'0' <= s[i] <= b'9':
+            return False
+    return True
+
+
 cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     cdef _Head head = _Head.__new__(_Head)
     cdef size_t i
@@ -133,6 +174,7 @@ cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     head.expect_continue = False
     head.exotic_type = False
     head.framing = False
+    head.host = HOST_NONE
     for i in range(n):
         if not seen_connection and _name_is(base, hs[i].name, b"connection", 10):
             seen_connection = True
@@ -149,6 +191,13 @@ cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
         elif (_name_is(base, hs[i].name, b"content-length", 14) or
               _name_is(base, hs[i].name, b"transfer-encoding", 17)):
             head.framing = True
+        elif _name_is(base, hs[i].name, b"host", 4):
+            if head.host != HOST_NONE:
+                head.host = HOST_MANY
+            elif _valid_host(base + hs[i].value.off, hs[i].value.len):
+                head.host = HOST_OK
+            else:
+                head.host = HOST_INVALID
     return head
 
 

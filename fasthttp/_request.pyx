@@ -9,7 +9,8 @@ from cpython.dict cimport PyDict_Update
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 
 from fasthttp._fh_parser cimport *
-from fasthttp._head cimport CONN_CLOSE, CONN_KEEP_ALIVE, CONN_OTHER, _Head, latin1_span, read_head
+from fasthttp._head cimport (CONN_CLOSE, CONN_KEEP_ALIVE, CONN_OTHER, HOST_OK, _Head, latin1_span,
+                             read_head)
 from fasthttp._sockio cimport SocketReader
 
 cdef extern from "Python.h":
@@ -26,8 +27,8 @@ import http.client
 from http import HTTPStatus
 
 from fasthttp.errors import HeadError
-from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, exact_message, lenient_request_line,
-                              reject_head)
+from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, check_host, exact_message,
+                              lenient_request_line, reject_head)
 
 cdef object _HTTPMessage = http.client.HTTPMessage
 cdef object _http_client = http.client
@@ -121,6 +122,8 @@ def parse_request(handler):
         return reject_head(handler, err)
     if type(rfile) is SocketReader:
         (<SocketReader>rfile).end_head()
+        # Where the body begins (see BaseHTTPRequestHandler._fh_end_body).
+        (<SocketReader>rfile)._body_mark = (<SocketReader>rfile)._taken if head.framing else -1
     message_class = handler.MessageClass
     if message_class is _HTTPMessage and not head.exotic_type:
         connection = head.connection
@@ -140,6 +143,8 @@ def parse_request(handler):
                       CONN_KEEP_ALIVE if connection_value == "keep-alive" else CONN_OTHER)
         expect_continue = headers.get("Expect", "").lower() == "100-continue"
         handler.headers = headers
+    if head.host != HOST_OK and not check_host(handler, head.host):
+        return False
     if head.framing and not check_framing(handler):
         return False
 

@@ -15,10 +15,10 @@ both ways). The per-second timestamp and status-line caches are module
 globals: the GIL guards them (this module does not declare itself
 free-threading compatible, so a free-threaded CPython enables the GIL for it).
 """
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
-from libc.string cimport memcpy, memset, strlen
+from libc.string cimport memchr, memcpy, memset, strlen
 
 from fasthttp._sockio cimport SocketWriter
 
@@ -65,6 +65,8 @@ cdef extern from "<time.h>" nogil:
 import os
 import sys
 from http import HTTPStatus
+
+from fasthttp.response import check_header
 
 cdef bint _use_version_tag = (FH_HAVE_VERSION_TAG and
                               os.environ.get("FASTHTTP_PUBLIC_API", "") not in ("1", "true", "yes"))
@@ -288,10 +290,18 @@ cdef bytes _line3(str a, const char *sep, str b, const char *sep2, str c):
 
 
 cdef bytes _header_line(keyword, value):
-    """b"keyword: value\r\n", as http.server encodes it."""
+    """b"keyword: value\r\n", as http.server encodes it; a CR or LF in
+    keyword or value is a ValueError (response.check_header)."""
+    cdef bytes line
     if _latin1_str(keyword) and _latin1_str(value):
-        return _line3(keyword, ": ", value, "", None)
-    return ("%s: %s\r\n" % (keyword, value)).encode("latin-1", "strict")
+        line = _line3(keyword, ": ", value, "", None)
+    else:
+        line = ("%s: %s\r\n" % (keyword, value)).encode("latin-1", "strict")
+    cdef const char *p = PyBytes_AS_STRING(line)
+    cdef size_t n = <size_t>PyBytes_GET_SIZE(line) - 2
+    if memchr(p, 13, n) != NULL or memchr(p, 10, n) != NULL:
+        check_header(keyword, value)
+    return line
 
 
 cdef bytes _status_line(protocol_version, code, message):

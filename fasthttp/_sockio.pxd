@@ -71,6 +71,8 @@ cdef class SocketReader:
     cdef object _poller
     cdef SocketWriter _writer
     cdef public object io_timeout
+    cdef public Py_ssize_t _taken
+    cdef public Py_ssize_t _body_mark
 
     cpdef end_head(self)
 
@@ -106,6 +108,7 @@ cdef class SocketWriter:
     cdef bint _closed
     cdef bint _corked
     cdef int _more
+    cdef int _dontwait
     cdef list _pending
     cdef Py_ssize_t _pending_bytes
     cdef public bint queueing

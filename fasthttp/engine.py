@@ -200,10 +200,13 @@ class IdleConnections:
         self._lock = threading.Lock()
         self._arrivals: list[tuple[int, Any, Optional[float]]] = []
         self._watched: dict[int, tuple[Any, Optional[float]]] = {}
-        self._poller: Optional[Poller] = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # The poller now, not on the first add(): the server's descriptors
+        # then stay the same from its first connection on (only the thread waits).
+        self._poller = Poller()
+        self._poller.register(self._wake_r.fileno(), READ)
         self._thread: Optional[threading.Thread] = None
         self._closed = False
 
@@ -215,8 +218,6 @@ class IdleConnections:
                 closed = False
                 self._arrivals.append((fd, handler, deadline))
                 if self._thread is None:
-                    self._poller = Poller()
-                    self._poller.register(self._wake_r.fileno(), READ)
                     self._thread = threading.Thread(target=self._watch, daemon=True,
                                                     name="fasthttp-idle")
                     self._thread.start()
@@ -234,7 +235,6 @@ class IdleConnections:
 
     def _watch(self) -> None:
         poller = self._poller
-        assert poller is not None
         wake = self._wake_r.fileno()
         next_sweep = time.monotonic() + 1.0
         while True:
@@ -286,5 +286,7 @@ class IdleConnections:
             except OSError:
                 pass
             thread.join(5.0)
+        else:
+            self._poller.close()    # the watcher closes it when there is one
         self._wake_r.close()
         self._wake_w.close()

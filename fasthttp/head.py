@@ -434,14 +434,30 @@ def content_length(value: str) -> int | None:
 
 # -- what parse_request needs to know of a head -------------------------
 
-def head_info(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None, bool, bool]:
+# The Host header's state, as _head.pxd's HOST_* values.
+HOST_NONE, HOST_OK, HOST_INVALID, HOST_MANY = 0, 1, 2, 3
+
+# host [":" port] (RFC 9112 3.2; RFC 3986 3.2.2-3): an IP literal in
+# brackets, or a reg-name (which covers IPv4 addresses); trailing whitespace.
+_HOST = re.compile(r"(?:\[[-.\w~%!$&'()*+,;=:]+\]|[-.\w~%!$&'()*+,;=]*)(?::[0-9]*)?[ \t]*",
+                   re.ASCII)
+
+
+def valid_host(value: str) -> bool:
+    """Is this Host value valid? As _valid_host() in _head.pyx."""
+    return _HOST.fullmatch(value) is not None
+
+
+def head_info(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None, bool, bool, int]:
     """(first Connection value or None, first Expect value or None, may the
     first Content-Type be multipart/message?, is there a Content-Length or
-    Transfer-Encoding?) as _make_head() in _head.pyx.
+    Transfer-Encoding?, the Host header's HOST_* state) as _make_head() in
+    _head.pyx.
     Names are tokens, so str.lower() is the C code's ASCII folding; a value
     folds only ASCII letters there, and no latin-1 letter lowercases to one."""
     connection = expect = None
     seen_type = exotic = framing = False
+    host = HOST_NONE
     for name, value in pairs:
         n = len(name)
         if n == 10:
@@ -458,6 +474,11 @@ def head_info(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None, boo
         elif n == 14 or n == 17:
             if name.lower() in ("content-length", "transfer-encoding"):
                 framing = True
-    return connection, expect, exotic, framing
+        elif n == 4 and name.lower() == "host":
+            if host != HOST_NONE:
+                host = HOST_MANY
+            else:
+                host = HOST_OK if valid_host(value) else HOST_INVALID
+    return connection, expect, exotic, framing, host
 
 

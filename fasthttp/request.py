@@ -22,10 +22,19 @@ from http import HTTPStatus
 from typing import Any, Optional, cast
 
 from fasthttp.errors import HeadError
-from fasthttp.head import _REQUEST_LINE, _size_t, content_length, head_info, read_head
+from fasthttp.head import (
+    _REQUEST_LINE,
+    HOST_INVALID,
+    HOST_MANY,
+    HOST_OK,
+    _size_t,
+    content_length,
+    head_info,
+    read_head,
+)
 from fasthttp.sockio import SocketReader
 
-__all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing",
+__all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing", "check_host",
            "refuse", "exact_message", "max_line", "max_headers", "MESSAGE_TEMPLATE"]
 
 # -- the request line ------------------------------------------------------
@@ -187,6 +196,20 @@ def check_framing(self: Any) -> bool:
                                    "conflicting Content-Length values")
     return True
 
+def check_host(self: Any, host: int) -> bool:
+    """RFC 9112 section 3.2: refuse two Host headers, or one that is not a
+    valid host[:port]; and an HTTP/1.1 request without one if the handler's
+    require_host says so. Called by parse_request only when the head has
+    not exactly one valid Host. Returns False after answering."""
+    if host == HOST_MANY:
+        return refuse(self, HTTPStatus.BAD_REQUEST, "more than one Host header")
+    if host == HOST_INVALID:
+        return refuse(self, HTTPStatus.BAD_REQUEST, "invalid Host header")
+    if self.require_host and self.request_version >= "HTTP/1.1":
+        return refuse(self, HTTPStatus.BAD_REQUEST, "no Host header")
+    return True
+
+
 def refuse(self: Any, status: HTTPStatus, reason: str) -> bool:
     self.close_connection = True
     if status == HTTPStatus.BAD_REQUEST:
@@ -272,9 +295,11 @@ def parse_request(handler: Any) -> bool:
                           _size_t(handler.max_head_bytes))
     except HeadError as err:
         return reject_head(handler, err)
+    connection, expect, exotic, framing, host = head_info(pairs)
     if type(rfile) is SocketReader:
         rfile.end_head()
-    connection, expect, exotic, framing = head_info(pairs)
+        # Where the body begins (see BaseHTTPRequestHandler._fh_end_body).
+        rfile._body_mark = rfile._taken if framing else -1
     message_class = handler.MessageClass
     headers: email.message.Message
     if message_class is _HTTPMessage and not exotic:
@@ -292,6 +317,8 @@ def parse_request(handler: Any) -> bool:
         connection = headers.get("Connection", "")
         expect = headers.get("Expect", "")
     handler.headers = headers
+    if host != HOST_OK and not check_host(handler, host):
+        return False
     if framing and not check_framing(handler):
         return False
 

@@ -18,15 +18,32 @@ from fasthttp.sockio import SocketWriter
 
 __all__ = ["send_response", "send_response_only", "send_header", "end_headers",
            "flush_headers", "log_request", "log_message", "date_time_string",
-           "log_date_time_string", "register_handler_class"]
+           "log_date_time_string", "register_handler_class", "check_header"]
 
 _Stdlib = _http_server.BaseHTTPRequestHandler
 send_response = _Stdlib.send_response
 send_response_only = _Stdlib.send_response_only
-send_header = _Stdlib.send_header
 end_headers = _Stdlib.end_headers
 log_request = _Stdlib.log_request
 log_message = _Stdlib.log_message
+
+
+def check_header(keyword: Any, value: Any) -> None:
+    """Refuse a header line that would be two on the wire (response
+    splitting): CR or LF in the name or the value, as http.client refuses
+    them in request headers. http.server writes them as given."""
+    if "\r" in "%s" % keyword or "\n" in "%s" % keyword:
+        raise ValueError("Invalid header name %r" % (keyword,))
+    text = "%s" % (value,)
+    if "\r" in text or "\n" in text:
+        raise ValueError("Invalid header value %r" % (value,))
+
+
+def send_header(self: Any, keyword: Any, value: Any) -> None:
+    """http.server's send_header, refusing CR and LF (check_header)."""
+    if self.request_version != "HTTP/0.9":
+        check_header(keyword, value)
+    _Stdlib.send_header(self, keyword, value)
 
 
 def register_handler_class(cls: type) -> None:

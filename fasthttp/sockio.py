@@ -25,6 +25,7 @@ import os
 import select as _select
 import socket as _socket
 import time as _time
+import weakref as _weakref
 from operator import index as _index
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,11 @@ def _ssize(value: Any) -> int:
 
 _CLOSED = "I/O operation on closed file."
 
+# Sockets a server's stop shut down for reading (fasthttp.workers): there,
+# the end of the stream after a request head is an error, never a body that
+# looks complete but was cut short.
+stopped_sockets: _weakref.WeakSet[Any] = _weakref.WeakSet()
+
 
 class SocketReader:
     """A buffered binary reader over a socket, the handler's ``rfile``.
@@ -74,7 +80,7 @@ class SocketReader:
 
 
     def __init__(self, sock: socket.socket, writer: SocketWriter | None = None) -> None:
-        self.io_timeout = 30.0
+        self.io_timeout: float | None = 30.0
         if writer is not None and not isinstance(writer, SocketWriter):
             raise TypeError("writer must be a SocketWriter or None")
         self._writer = writer
@@ -88,8 +94,37 @@ class SocketReader:
         self._deadline = 0.0
         self._base_timeout: float | None = None
         self._timeout_changed = False
-        self._poll_fd = -1      # >= 0: the head deadline waits with poll()
+        self._poll_fd = -1      # >= 0: deadlines and io_timeout wait with poll()
         self._poller: _select.poll | None = None
+        # Bytes handed out by read/readline/... since the start (the head
+        # parser consumes in place, uncounted), and its value when the
+        # current request's body began (-1: the request has no body).
+        # BaseHTTPRequestHandler uses the two to drop an unread body.
+        self._taken = 0
+        self._body_mark = -1
+        self._use_poll()
+
+    def _use_poll(self) -> None:
+        """On a plain blocking socket, wait with poll() ourselves rather than
+        switching the socket to timeout mode and back (two fcntl() calls,
+        and CPython's own poll() before each recv)."""
+        if (self._poll_fd < 0 and _HAVE_POLL and type(self._sock) is _socket.socket
+                and self._sock.gettimeout() is None):
+            self._poll_fd = self._sock.fileno()
+            if not cython.compiled:
+                self._poller = _select.poll()
+                self._poller.register(self._poll_fd, _select.POLLIN)
+
+    def _wait_readable(self, seconds: float) -> None:
+        """Between two recvs outside a request head: at most io_timeout
+        (a client that announced a body and sends nothing)."""
+        ms = int(seconds * 1000) + 1
+        if cython.compiled:
+            ready = c_wait_readable(self._poll_fd, ms)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            ready = len(self._poller.poll(ms))  # type: ignore[union-attr]
+        if not ready:
+            raise _socket.timeout("timed out")
 
     def _apply_deadline(self) -> None:
         """Bound the next recv by what is left of the request-head deadline."""
@@ -121,12 +156,7 @@ class SocketReader:
         """Start the request-head deadline: until end_head(), every recv is
         bounded by what is left of `timeout` seconds (slowloris defence)."""
         self._deadline = _time.monotonic() + float(timeout)
-        if (self._poll_fd < 0 and _HAVE_POLL and type(self._sock) is _socket.socket
-                and self._sock.gettimeout() is None):
-            self._poll_fd = self._sock.fileno()
-            if not cython.compiled:
-                self._poller = _select.poll()
-                self._poller.register(self._poll_fd, _select.POLLIN)
+        self._use_poll()
 
     def end_head(self) -> None:
         """The head is in: give the socket back its own timeout."""
@@ -183,11 +213,13 @@ class SocketReader:
 
     def _recv_more(self) -> int:
         """One recv into the free space after _end; 0 at EOF."""
-        if self._deadline:
-            self._apply_deadline()
         writer = self._writer
         if writer is not None and (writer._corked or writer._pending):
             writer.push()       # e.g. "100 Continue": the peer waits for it
+        if self._deadline:
+            self._apply_deadline()
+        elif self._poll_fd >= 0 and self.io_timeout is not None:
+            self._wait_readable(self.io_timeout)
         while True:
             try:
                 n = self._recv_into(self._view[self._end:])
@@ -198,6 +230,8 @@ class SocketReader:
                 _wait_ready(self._sock, False, self.io_timeout)
         if type(n) is not int:
             n = _index(n)
+        if n == 0 and not self._deadline and self._sock in stopped_sockets:
+            raise ConnectionAbortedError("the server is stopping")
         self._end += n
         return n
 
@@ -236,6 +270,7 @@ class SocketReader:
     def _take(self, n: int) -> bytes:
         start = self._start
         self._start = start + n
+        self._taken += n
         if cython.compiled:
             return c_slice(self._storage, start, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
         return bytes(self._view[start:start + n])
@@ -354,6 +389,10 @@ class SocketReader:
     def fileno(self) -> int:
         return self._sock.fileno()
 
+    def idle(self) -> bool:
+        """Waiting for a request head, none of it received yet?"""
+        return self._deadline != 0.0 and self._start == self._end
+
     def buffered(self) -> int:
         """How many bytes are already received but not yet read."""
         return self._end - self._start
@@ -377,11 +416,20 @@ def _wait_ready(sock: socket.socket, writing: bool, timeout: float | None) -> No
 
 def _send_nonblocking(sock: socket.socket, data: Buffer, flags: int,
                       timeout: float | None) -> None:
-    """sendall() for a non-blocking socket: send() until done, waiting for
-    room when the kernel's buffer is full."""
+    """sendall() for a non-blocking socket (or a blocking one, with
+    MSG_DONTWAIT in flags): send() until done, waiting for room when the
+    kernel's buffer is full, at most `timeout` seconds each time."""
+    sent = 0
+    if type(data) is bytes:     # usually one send() takes it all
+        try:
+            sent = sock.send(data, flags)
+        except BlockingIOError:
+            pass
+        if sent == len(data):
+            return
     with memoryview(data) as view:
         view = view.cast("B")
-        sent, total = 0, len(view)
+        total = len(view)
         while sent < total:
             try:
                 sent += sock.send(view[sent:], flags)
@@ -394,6 +442,8 @@ def _send_nonblocking(sock: socket.socket, data: Buffer, flags: int,
 # no Nagle / delayed-ACK stall, and unlike buffering in user space, bytes the
 # handler sends straight to the socket still go out in order.
 _MSG_MORE = getattr(_socket, "MSG_MORE", 0)
+# A send() that does not block on a blocking socket (the send timeout).
+_MSG_DONTWAIT = getattr(_socket, "MSG_DONTWAIT", 0)
 
 
 _GATHER_LIMIT = 65536       # bytes a gathering writer holds before sending
@@ -416,7 +466,7 @@ class SocketWriter:
     io_timeout), so one connection's memory stays bounded."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self.io_timeout = 30.0
+        self.io_timeout: float | None = 30.0
         self._sock = sock
         self._sendall = sock.sendall
         self._closed = False
@@ -429,10 +479,16 @@ class SocketWriter:
         # Only a plain TCP socket: ssl.SSLSocket.sendall() takes no flags.
         self._more = _MSG_MORE if (type(sock) is _socket.socket and
                                    sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
+        self._dontwait = _MSG_DONTWAIT if type(sock) is _socket.socket else 0
 
     def _send(self, data: Buffer, flags: int) -> None:
-        if self._sock.gettimeout() == 0.0:
+        timeout = self._sock.gettimeout()
+        if timeout == 0.0:
             _send_nonblocking(self._sock, data, flags, self.io_timeout)
+        elif timeout is None and self._dontwait and self.io_timeout is not None:
+            # A blocking socket without a timeout of its own: bound each
+            # wait for room by io_timeout (a client that stops reading).
+            _send_nonblocking(self._sock, data, flags | self._dontwait, self.io_timeout)
         elif flags:
             self._sendall(data, flags)
         else:

@@ -82,6 +82,11 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
             if pool is None:
                 pool = self._fh_pool = ThreadPool(self.max_connections, "fasthttp-worker",
                                                   self._fh_refuse)
+                # With the pool, on this (the accept) thread: pool threads that
+                # park their first connections at once must not create two.
+                self._fh_idle = IdleConnections(
+                    lambda h: pool.submit(functools.partial(self._fh_resume, h)),
+                    self._fh_expire)
             # Overloaded: let new clients wait in the listen backlog.
             while pool.waiting() > self.max_connections:
                 if getattr(self, "_BaseServer__shutdown_request", False):
@@ -152,12 +157,7 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
             return
         self._fh_local.parking = None
         idle = self._fh_idle
-        if idle is None:
-            pool = self._fh_pool
-            assert pool is not None
-            idle = self._fh_idle = IdleConnections(
-                lambda h: pool.submit(functools.partial(self._fh_resume, h)),
-                self._fh_expire)
+        assert idle is not None
         timeout = handler.head_timeout
         idle.add(request.fileno(), handler,
                  None if timeout is None else time.monotonic() + timeout)

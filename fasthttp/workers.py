@@ -7,12 +7,13 @@ Stopping. SIGTERM or SIGINT (or `stop()` on the server) stops it gracefully:
 
 1. the server stops accepting (its loop ends within `poll_interval`) and
    closes its listening socket;
-2. connections idle between requests are closed: each open connection is
-   shut down for reading, so a handler waiting for the next request sees
-   EOF, while a request whose head has arrived is still answered (its
-   response goes out; the connection closes after it);
+2. connections idle between requests are closed (shut down for reading,
+   so a handler waiting for the next request sees EOF); a connection with
+   a request in flight, its body included, is closed once that request is
+   done (its response goes out first);
 3. in-flight requests get `graceful_timeout` seconds to finish; connections
-   still open then are closed under their handlers.
+   still open then are closed under their handlers, and a handler still
+   reading a body gets ConnectionAbortedError, never a short body.
 
 A second SIGINT/SIGTERM is not caught: it ends the process the usual way.
 
@@ -48,6 +49,7 @@ Workers stop by themselves if the supervisor disappears.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import signal
 import socket
@@ -59,10 +61,14 @@ import traceback
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
+from fasthttp import _core
 from fasthttp import server as _server
 from fasthttp.tls import HTTPSServer, ThreadingHTTPSServer  # noqa: F401 - for `import fasthttp`
 
 __all__ = ["serve", "GracefulServerMixIn", "WorkersCrashing", "install_signal_handlers"]
+
+# The sockets a stop shut down, as the reader in use (C or pure) sees them.
+stopped_sockets = importlib.import_module(_core.SocketReader.__module__).stopped_sockets
 
 # What signal.signal() returns and takes.
 _SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
@@ -96,6 +102,13 @@ def _shutdown_fd(sock: socket.socket, how: int) -> None:
         dup.close()
 
 
+def _stop_reading(sock: socket.socket) -> None:
+    """End a connection's input; past its request head (a body being read)
+    that is an error, not a short body (see sockio.stopped_sockets)."""
+    stopped_sockets.add(sock)
+    _shutdown_fd(sock, socket.SHUT_RD)
+
+
 class GracefulServerMixIn(_MixInBase):
     """Mix into a socketserver.TCPServer class (before it) for `stop()`:
     a graceful stop that may be requested from a signal handler."""
@@ -112,7 +125,7 @@ class GracefulServerMixIn(_MixInBase):
         state: dict[str, Any] | None = self.__dict__.get("_fh_graceful")
         if state is None:
             state = self.__dict__["_fh_graceful"] = {
-                "cond": threading.Condition(), "conns": set(),
+                "cond": threading.Condition(), "conns": set(), "readers": {},
                 "stopping": False, "deadline": None}
         return state
 
@@ -130,13 +143,21 @@ class GracefulServerMixIn(_MixInBase):
             state["conns"].add(request)
             stopping = state["stopping"]
         if stopping:  # accepted while stopping: serve what it sent, no more
-            _shutdown_fd(request, socket.SHUT_RD)
+            _stop_reading(request)
         return request, client_address
+
+    def _fh_track_reader(self, request: Any, reader: Any) -> None:
+        """Called by fasthttp's handler.setup(): the connection's reader,
+        which tells whether it is idle (waiting for a request head)."""
+        state = self._fh_state()
+        with state["cond"]:
+            state["readers"][request] = reader
 
     def close_request(self, request: Any) -> None:
         state = self._fh_state()
         with state["cond"]:
             state["conns"].discard(request)
+            state["readers"].pop(request, None)
             state["cond"].notify_all()
         super().close_request(request)
 
@@ -160,12 +181,23 @@ class GracefulServerMixIn(_MixInBase):
     # (Not `_fh_stop`: LoopHTTPServer has a flag of that name.)
     def _fh_stopping(self) -> None:
         state = self._fh_state()
-        with state["cond"]:
-            conns = list(state["conns"])
-        for conn in conns:  # idle keep-alive connections end now
-            _shutdown_fd(conn, socket.SHUT_RD)
         loop = threading.Thread(target=self.shutdown, daemon=True)
         loop.start()
+        # Idle connections end now; busy ones (a request in flight, its body
+        # included) when they become idle, checked every 50 ms.
+        closed: set[Any] = set()
+        while True:
+            with state["cond"]:
+                conns = [(c, state["readers"].get(c)) for c in state["conns"] if c not in closed]
+            for conn, reader in conns:
+                # Not our reader (a setup() of the handler's own): as before.
+                if reader is None or reader.idle():
+                    _stop_reading(conn)
+                    closed.add(conn)
+            remaining = state["deadline"] - time.monotonic()
+            if remaining <= 0 or (not conns and not loop.is_alive()):
+                break
+            time.sleep(min(0.05, remaining))
         # A single-threaded server leaves its loop only when its request is
         # done: bound that too.
         loop.join(max(0.0, state["deadline"] - time.monotonic()))
@@ -177,6 +209,7 @@ class GracefulServerMixIn(_MixInBase):
         with state["cond"]:
             conns = list(state["conns"])
         for conn in conns:
+            stopped_sockets.add(conn)
             _shutdown_fd(conn, socket.SHUT_RDWR)
 
     def finish_stop(self) -> bool:

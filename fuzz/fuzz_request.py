@@ -119,7 +119,9 @@ class CustomMessage(http.client.HTTPMessage):
 
 
 class EchoMixin:
-    """Replies with everything the handler parsed (a body of Content-Length)."""
+    """Replies with everything the handler parsed (a body of Content-Length;
+    a chunked one through read_body(), where there is one). A GET leaves its
+    body unread: fasthttp drops it after the handler."""
 
     def __init__(self, rfile, wfile):
         self.rfile = rfile
@@ -132,7 +134,12 @@ class EchoMixin:
         h = self.headers
         body = b""
         raw = h.get("Content-Length")
-        if raw is not None:
+        if h.get("Transfer-Encoding") is not None and hasattr(self, "read_body"):
+            try:        # chunked decoding (fasthttp only; a refusal is answered)
+                body = self.read_body(MAX_BODY)
+            except fasthttp.BodyError:
+                return
+        elif raw is not None and self.command != "GET":
             try:
                 n = int(raw)
             except ValueError:

@@ -89,6 +89,23 @@ def main():
         write(cparser, f"bad_{name}", DEFAULT + data)
         if i % 2 == 0:  # every other one, under varied configurations
             write(python, f"bad_{name}", bytes([i * 37 % 256]) + data)
+    # Bodies (issue 11): chunked decoding through read_body(), and bodies the
+    # handler leaves unread, dropped after it (cfg 0x11: HTTP/1.1, our
+    # SocketReader, 1-byte recvs; 0x71: 64 KiB recvs).
+    smuggled = b"GET /admin HTTP/1.1\r\nHost: h\r\n\r\n"
+    bodies = {
+        "chunked_trailers": b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"4;x=y\r\nWiki\r\n0\r\nX-T: 1\r\n\r\nGET /n HTTP/1.1\r\n\r\n",
+        "chunked_bare_lf": b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        "chunked_tiny": b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + b"1\r\nx\r\n" * 64 + b"0\r\n\r\n",
+        "unread_cl": b"GET / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+                     + smuggled + b"GET /n HTTP/1.1\r\n\r\n",
+        "host_twice": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    }
+    for name, data in bodies.items():
+        write(python, f"body_{name}", bytes([0x11]) + data)
+        write(python, f"body_{name}_big_recv", bytes([0x71]) + data)
     # The headers-only view (cfg bit 2): header lines with no request line.
     write(cparser, "hdr_only_tiny", bytes([1 | 4, 12, 3, 0, 0, 0, 1, 1]) + b"A: b\r\nCc: d\r\n\r\n")
     write(cparser, "hdr_only_extra_line", bytes([3 | 4, 5, 2, 0, 0, 0, 0, 0]) + b"A: b\r\n" + b"x" * 70 + b"\r\n")

@@ -108,6 +108,13 @@ def test_corpus(servers, path, kind, mode):
     data = path.read_bytes()
     steps = chunked(data, 3) if mode == "chunked" else data
     std, fast = run_pair(servers, kind, steps, half_close=(mode == "halfclose"))
+    if b"Transfer-Encoding: chunked" in data and kind in ("custommsg", "echo11") and not support.SELFTEST:
+        # Deliberate divergence: these handlers do not read a chunked body;
+        # http.server parses it as the next request (400), fasthttp drops it
+        # (README, "Where fasthttp is stricter"). The first response is the same.
+        assert std.raw.startswith(fast.raw) and b" 400 " in std.raw[len(fast.raw):]
+        assert std.log[:len(fast.log)] == fast.log and std.do_calls == fast.do_calls
+        return
     assert_same_exchange(std, fast, data)
 
 
@@ -203,7 +210,6 @@ EDGE_CASES = [
     ("htab-in-value", "echo10", req(b"GET / HTTP/1.0", b"X-Name: a\tb"), False),
     ("duplicate-headers", "echo10", req(b"GET / HTTP/1.0", b"X-Dup: 1", b"Accept: a", b"X-Dup: 2",
                                         b"Cookie: a=1", b"x-dup: 3", b"Cookie: b=2", b"Accept: b"), False),
-    ("duplicate-host", "echo10", req(b"GET / HTTP/1.0", b"Host: a", b"Host: b"), False),
     ("empty-values", "echo10", req(b"GET / HTTP/1.0", b"X-Empty:", b"Accept: ", b"Cookie:    "), False),
     ("trailing-spaces-kept", "echo10", req(b"GET / HTTP/1.0", b"X-Name: value   ", b"Accept: v\t"), False),
     ("leading-whitespace-stripped", "echo10", req(b"GET / HTTP/1.0", b"X-Name:    v", b"Accept:\t\t v"), False),
@@ -416,6 +422,12 @@ DIVERGENCES = [
                               body=b"3\r\nabc\r\n0\r\n\r\n"), False,
      "stdlib: accepts and ignores Transfer-Encoding",
      _stdlib_accepts(b"POST")),
+    ("duplicate-host", req(b"GET / HTTP/1.0", b"Host: a", b"Host: b"), False,
+     "stdlib: accepts; headers['Host'] is the first",
+     _stdlib_accepts()),
+    ("invalid-host", req(b"GET / HTTP/1.0", b"Host: a b/c"), False,
+     "stdlib: accepts any Host value",
+     _stdlib_accepts()),
     ("space-before-colon", req(b"GET / HTTP/1.1", b"Host : x", b"A: b"), False,
      "stdlib: accepts; the line is not a header to the email parser, so it and every later header "
      "become the message payload (MissingHeaderBodySeparatorDefect); do_GET runs with no headers",

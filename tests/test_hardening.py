@@ -155,9 +155,9 @@ def test_read_body_chunked_with_extensions_and_trailers_then_pipelined(server):
     assert Recorder.calls[1][:2] == ("GET", "/next")
 
 
-def test_read_body_chunked_lf_only_and_case(server):
+def test_read_body_chunked_coding_name_any_case(server):
     raw, _ = converse(server, b"POST /c HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
-                              b"a\nabcdefghij\n0\n\n")
+                              b"a\r\nabcdefghij\r\n0\r\n\r\n")
     assert statuses(raw) == [200]
     assert Recorder.calls[0][2] == b"abcdefghij"
 
