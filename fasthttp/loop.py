@@ -117,6 +117,7 @@ class _ThreadedJob:
                 sock.settimeout(handler.timeout)
                 if type(handler.wfile) is _core.SocketWriter:
                     handler.wfile.stop_queueing()   # what the loop queued goes first
+                    handler.wfile.io_timeout = handler.send_timeout
                 handler.handle()
                 handler.finish()
         except Exception:
@@ -156,6 +157,10 @@ class LoopHTTPServer(HTTPServer):
 
     #: Threads for requests that cannot be handled on the loop.
     max_threads = 64
+
+    #: After shutdown(), seconds connections in the middle of a request get to
+    #: finish it (serve()'s graceful_timeout instead, where the server has one).
+    drain_timeout = 5.0
 
     request_queue_size = 1024
 
@@ -204,12 +209,35 @@ class LoopHTTPServer(HTTPServer):
                     self._sweep(now)
                     next_sweep = now + 1.0
                 self.service_actions()
+            if not accept_paused_until:
+                poller.unregister(listener)
+            self._drain(poll_interval)
         finally:
             for conn in list(connections.values()):
                 self._close(conn)
             poller.close()
             self._fh_pool.close()
             stopped.set()
+
+    def _drain(self, poll_interval: float) -> None:
+        """After shutdown(): accept no more, end idle connections, and let the
+        others finish what is buffered and send what is queued, for at most
+        graceful_timeout (serve()'s graceful stop) or drain_timeout seconds."""
+        connections = self._fh_connections
+        deadline = time.monotonic() + getattr(self, "graceful_timeout", self.drain_timeout)
+        while connections and time.monotonic() < deadline:
+            for idle in list(connections.values()):
+                if not idle.wfile.buffered() and not idle.rfile.buffered():
+                    self._close(idle)       # idle: nothing in, nothing out
+            if not connections:
+                break
+            for fd, events in self._fh_poller.ready(min(poll_interval, 0.05)):
+                conn: Optional[_Connection] = connections.get(fd)
+                if conn is not None and events & WRITE:
+                    self._on_writable(conn)
+                conn = connections.get(fd)
+                if conn is not None and events & READ and conn.events & READ:
+                    self._on_readable(conn)
 
     def shutdown(self) -> None:
         """Stop serve_forever() and wait until it has returned."""
@@ -224,7 +252,7 @@ class LoopHTTPServer(HTTPServer):
         (0: none) when the process is out of descriptors or memory."""
         for _ in range(64):             # a burst, but let the others run too
             try:
-                sock, address = self.socket.accept()
+                sock, address = self.get_request()
             except (BlockingIOError, InterruptedError):
                 return 0.0
             except OSError as err:
@@ -268,7 +296,7 @@ class LoopHTTPServer(HTTPServer):
                 type(handler.wfile) is not _core.SocketWriter:
             self._submit(_ThreadedJob(self, sock, address, handler))   # a setup() of its own
             return None
-        handler.rfile.io_timeout = handler.wfile.io_timeout = self.io_timeout
+        handler.wfile.io_timeout = self.io_timeout     # only past max_output_buffer
         handler.wfile.start_queueing(self.max_output_buffer)
         handler.close_connection = True
         return handler

@@ -30,8 +30,8 @@ class HTTPServer(_stdlib.HTTPServer):
             return super().get_request()
         except OSError as err:
             pause = accept_backoff(err)
-            if pause:
-                time.sleep(pause)
+            if pause and self.socket.gettimeout() != 0.0:
+                time.sleep(pause)   # (an event loop pauses its own way)
             raise
 
     # The listen() backlog. socketserver's 5 overflows as soon as a few dozen

@@ -397,3 +397,49 @@ def test_an_idle_parked_connection_is_closed_after_head_timeout():
             started = time.monotonic()
             assert sock.recv(1) == b""          # the server closed it
             assert time.monotonic() - started < 2.5
+
+
+def test_loop_shutdown_finishes_responses_in_flight_and_drops_idle_ones(tmp_path):
+    """shutdown(): idle keep-alive connections end at once; a response still
+    queued (a client reading slowly) is sent to its end first."""
+    data = os.urandom(2 << 20)
+    (tmp_path / "big.bin").write_bytes(data)
+
+    class Files(fasthttp.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+    httpd = fasthttp.LoopHTTPServer(("127.0.0.1", 0), Files)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    idle = socket.create_connection(httpd.server_address, timeout=TIMEOUT)
+    slow = small_receive_buffer()
+    slow.connect(httpd.server_address)
+    try:
+        idle.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 404")
+        slow.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.2)
+        stopper = threading.Thread(target=httpd.shutdown)
+        stopper.start()
+        received = b""
+        while True:                 # read it all, a little slowly
+            chunk = slow.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            time.sleep(0.002)
+        stopper.join(TIMEOUT)
+        assert received.endswith(data)
+        idle.settimeout(TIMEOUT)
+        assert idle.recv(1) == b""          # closed by the shutdown
+    finally:
+        idle.close()
+        slow.close()
+        httpd.server_close()
+        thread.join(TIMEOUT)
