@@ -329,13 +329,7 @@ BODY_INCOMPLETE = -2     # request_state(): the head is in, the body on its way
 
 
 def request_state(SocketReader reader, Py_ssize_t max_inline_body):
-    """What a reader's buffered bytes hold, for an event loop: the length
-    of the whole request at their start when its handling needs no further
-    reads (its head, and a Content-Length body of at most max_inline_body
-    bytes); 0 while its head is incomplete, BODY_INCOMPLETE (-2) when only
-    its body is; -1 for anything else
-    (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
-    to be served the blocking way."""
+    """head.request_state in C (see there for the answers)."""
     cdef const char *b = PyByteArray_AS_STRING(reader._storage) + reader._start
     cdef Py_ssize_t n = reader._end - reader._start
     cdef long long length

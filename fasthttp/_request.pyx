@@ -72,12 +72,12 @@ def parse_request(handler):
     cdef Py_ssize_t n
     cdef _Head head
     cdef dict state
+    raw = handler.raw_requestline         # (C wants the bytes first)
+    if type(raw) is not bytes:
+        raw = bytes(raw)
     handler.command = None
     handler.request_version = handler.default_request_version
     handler.close_connection = True
-    raw = handler.raw_requestline
-    if type(raw) is not bytes:
-        raw = bytes(raw)
     p = PyBytes_AS_STRING(raw)
     n = PyBytes_GET_SIZE(raw)
     while n > 0 and (p[n - 1] == b'\r' or p[n - 1] == b'\n'):   # rstrip('\r\n')
