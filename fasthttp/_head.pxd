@@ -30,7 +30,6 @@ cdef class _Head:
     cdef bint framing           # has Content-Length or Transfer-Encoding
     cdef int host               # HOST_*
 
-
     cdef list pairs(self)
 
 

@@ -166,8 +166,8 @@ cdef _Head _make_head(const char *base, const fh_header *hs, size_t n):
     head.count = n
     if n:
         # Keep the bytes and the spans; the strings wait for pairs().
-        head.raw = PyBytes_FromStringAndSize(base, <Py_ssize_t>(hs[n - 1].value.off +
-                                                                 hs[n - 1].value.len))
+        head.raw = PyBytes_FromStringAndSize(
+            base, <Py_ssize_t>(hs[n - 1].value.off + hs[n - 1].value.len))
         head.spans = PyBytes_FromStringAndSize(<const char *>hs,
                                                <Py_ssize_t>(n * sizeof(fh_header)))
     head.connection = CONN_OTHER
