@@ -68,6 +68,7 @@ cdef class SocketReader:
     cdef object _base_timeout
     cdef bint _timeout_changed
     cdef int _poll_fd
+    cdef bint _ready
     cdef object _poller
     cdef SocketWriter _writer
     cdef public object io_timeout

@@ -164,10 +164,15 @@ class ThreadPool:
                 pass
 
     def waiting(self) -> int:
-        """Jobs queued for want of a free thread. Read without the lock: a
-        hint, asked on every request by threads that would otherwise all
-        contend for it."""
-        return max(0, len(self._jobs) - self._idle)
+        """Jobs queued for want of a free thread."""
+        with self._cond:
+            return max(0, len(self._jobs) - self._idle)
+
+    def saturated(self) -> bool:
+        """Every thread there may be is started and work still waits. Read
+        without the lock: a hint, asked on every request by threads that
+        would otherwise all contend for it."""
+        return self._threads >= self.size and len(self._jobs) > self._idle
 
     def busy(self) -> int:
         """Threads running or queued jobs waiting (for tests and stats)."""

@@ -95,6 +95,7 @@ class SocketReader:
         self._base_timeout: float | None = None
         self._timeout_changed = False
         self._poll_fd = -1      # >= 0: deadlines and io_timeout wait with poll()
+        self._ready = False     # wait_readable() saw input: the next recv won't block
         self._poller: _select.poll | None = None
         # Bytes handed out by read/readline/... since the start (the head
         # parser consumes in place, uncounted), and its value when the
@@ -216,7 +217,9 @@ class SocketReader:
         writer = self._writer
         if writer is not None and (writer._corked or writer._pending):
             writer.push()       # e.g. "100 Continue": the peer waits for it
-        if self._deadline:
+        if self._ready:
+            self._ready = False     # wait_readable() has just seen input
+        elif self._deadline:
             self._apply_deadline()
         elif self._poll_fd >= 0 and self.io_timeout is not None:
             self._wait_readable(self.io_timeout)
@@ -242,9 +245,11 @@ class SocketReader:
             return True
         if cython.compiled and _HAVE_POLL:
             ms = int(timeout * 1000)
-            return c_wait_readable(self._sock.fileno(), ms) > 0  # type: ignore[no-any-return,name-defined]  # noqa: F821
-        ready, _, _ = _select.select([self._sock], [], [], timeout)
-        return bool(ready)
+            ready: bool = c_wait_readable(self._sock.fileno(), ms) > 0  # type: ignore[name-defined]  # noqa: F821
+        else:
+            ready = bool(_select.select([self._sock], [], [], timeout)[0])
+        self._ready = ready     # the next recv need not poll again
+        return ready
 
     def find(self, sub: bytes, offset: int = 0) -> int:
         """Where `sub` starts in the buffered bytes, searching from `offset`

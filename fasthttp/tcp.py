@@ -49,8 +49,8 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
     threads (the stdlib has no bound), one handler instance per connection
     as always. Between two requests a thread waits ``keepalive_linger``
     seconds for the next one (a busy keep-alive client keeps its thread and
-    pays no hand-off); then, or at once when other work is waiting for a
-    thread, the idle connection is parked with the engine
+    pays no hand-off); then, or at once when every thread is busy and other
+    work waits, the idle connection is parked with the engine
     (engine.IdleConnections): one thread watches all idle connections, and
     the next request goes to a pool thread. Idle clients cannot take every
     thread, and an idle connection is closed after ``head_timeout``.
@@ -138,7 +138,7 @@ class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
             pending = getattr(sock, "pending", None)
             if pending is None or pending():
                 return False        # TLS: decrypted bytes the socket's fd won't signal
-        if self.keepalive_linger > 0 and not pool.waiting():
+        if self.keepalive_linger > 0 and not pool.saturated():
             try:
                 if rfile.wait_readable(self.keepalive_linger):
                     return False    # the next request is here: no hand-off
