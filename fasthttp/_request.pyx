@@ -48,14 +48,25 @@ def message_of(_Head head):
     return headers
 
 
-cdef object _LAZY_HEADERS = None
+cdef class LazyHeaders:
+    """``self.headers`` on the C path (a class attribute of fasthttp's
+    BaseHTTPRequestHandler): parse_request keeps the header block as bytes,
+    and the HTTPMessage (the object email.parser would build) is made the
+    first time it is read, then stored as the instance attribute, as
+    http.server stores it. A handler that never reads its headers never pays
+    for a str per name and value."""
 
-
-def set_lazy_headers(descriptor):
-    """Record the class attribute that builds self.headers on first read
-    (handler.py's LazyHeaders): only handlers that have it get lazy ones."""
-    global _LAZY_HEADERS
-    _LAZY_HEADERS = descriptor
+    def __get__(self, handler, owner):
+        cdef dict state
+        if handler is None:
+            return self
+        state = PyObject_GenericGetDict(handler, NULL)
+        head = state.get("_fh_head")
+        if head is None:
+            raise AttributeError("headers")     # before any request, as the stdlib
+        headers = message_of(head)
+        state["headers"] = headers
+        return headers
 
 
 cdef inline object _new_message():
@@ -128,9 +139,9 @@ def parse_request(handler):
     if message_class is _HTTPMessage and not head.exotic_type:
         connection = head.connection
         expect_continue = head.expect_continue
-        if getattr(type(handler), "headers", None) is _LAZY_HEADERS:
-            # self.headers is made when first read (handler.LazyHeaders):
-            # the head stays as bytes until then.
+        if type(getattr(type(handler), "headers", None)) is LazyHeaders:
+            # self.headers is made when first read (LazyHeaders): the head
+            # stays as bytes until then.
             state = PyObject_GenericGetDict(handler, NULL)
             state.pop("headers", None)
             state["_fh_head"] = head

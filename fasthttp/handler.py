@@ -32,29 +32,6 @@ _READERS = (_core.SocketReader, _PureReader)
 __all__ = ["BaseHTTPRequestHandler"]
 
 
-class LazyHeaders:
-    """``self.headers`` on the C path: parse_request keeps the header block
-    as bytes, and the HTTPMessage (the same object email.parser would build)
-    is made the first time it is read, then stored as the instance attribute,
-    as http.server stores it. A handler that never reads its headers never
-    pays for a str per name and value."""
-
-    def __get__(self, handler: Any, owner: Any = None) -> Any:
-        if handler is None:
-            return self
-        head = handler.__dict__.get("_fh_head")
-        if head is None:
-            raise AttributeError("headers")     # before any request, as the stdlib
-        headers = _message_of(head)
-        handler.__dict__["headers"] = headers
-        return headers
-
-
-_message_of: Any = None
-if _core.C is not None and _core.accelerated:
-    _message_of = _core.C.modules["request"].message_of
-
-
 class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     __doc__ = _stdlib.BaseHTTPRequestHandler.__doc__
 
@@ -229,9 +206,10 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         return body.read_body(self, limit)
 
 
-if _message_of is not None:
-    BaseHTTPRequestHandler.headers = LazyHeaders()  # type: ignore[assignment]
-    _core.C.modules["request"].set_lazy_headers(BaseHTTPRequestHandler.__dict__["headers"])  # type: ignore[union-attr]
+if _core.accelerated and _core.C is not None:
+    # self.headers made on first read (_request.LazyHeaders); the pure path
+    # sets it in parse_request, as http.server does.
+    BaseHTTPRequestHandler.headers = _core.C.modules["request"].LazyHeaders()
 for _name, _method in _core.handler_methods.items():
     setattr(BaseHTTPRequestHandler, _name, _method)
 _core.register_handler_class(BaseHTTPRequestHandler)
