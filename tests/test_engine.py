@@ -81,6 +81,21 @@ def worst_latency(address, count, path="/"):
     return max(times)
 
 
+def files_handler(directory):
+    """SimpleHTTPRequestHandler over `directory`, HTTP/1.1, quiet."""
+
+    class Files(fasthttp.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+    return Files
+
+
 def small_receive_buffer():
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -121,15 +136,7 @@ def test_a_slow_reader_of_a_large_file_costs_only_itself(server_class, tmp_path)
     (tmp_path / "big.bin").write_bytes(os.urandom(8 << 20))
     (tmp_path / "small.txt").write_bytes(b"small")
 
-    class Files(fasthttp.SimpleHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, format, *args):  # noqa: A002
-            pass
-
+    Files = files_handler(tmp_path)
     with serving(server_class, Files) as httpd:
         address = httpd.server_address
         slow = small_receive_buffer()
@@ -405,15 +412,7 @@ def test_loop_shutdown_finishes_responses_in_flight_and_drops_idle_ones(tmp_path
     data = os.urandom(2 << 20)
     (tmp_path / "big.bin").write_bytes(data)
 
-    class Files(fasthttp.SimpleHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, format, *args):  # noqa: A002
-            pass
-
+    Files = files_handler(tmp_path)
     httpd = fasthttp.LoopHTTPServer(("127.0.0.1", 0), Files)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
