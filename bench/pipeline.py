@@ -31,35 +31,33 @@ Goals (issue 10): fasthttp's CPU per request >= 8x below stdlib-tuned's for the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import re
 import selectors
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR))
-import load  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import processes  # noqa: E402
 import servers  # noqa: E402
+from tables import add_ratios, fmt_x, log, render, summarize  # noqa: E402
 
 DEFAULT_SERVERS = ["stdlib-tuned", "fasthttp", "fasthttp-loop", "nginx"]
 DEFAULT_CORPUS = ["firefox_get", "api_many_headers"]
 BASELINE = "stdlib-tuned"
 CLIENT_TIMEOUT = 300.0
-
-
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 # --------------------------------------------------------------------------- the client process
@@ -161,43 +159,13 @@ class Client:
 # --------------------------------------------------------------------------- server CPU
 
 
-def process_tree(pid: int) -> list[int]:
-    """pid and its live descendants."""
-    out = [pid]
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                for child in f.read().split():
-                    out += process_tree(int(child))
-    except OSError:
-        pass
-    return out
-
-
-def schedstat_ns(pid: int) -> int:
-    """CPU time (ns) of every live thread of pid and of its live descendants."""
-    total = 0
-    for p in process_tree(pid):
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass    # a thread that ended meanwhile
-    return total
-
-
-def measure(server: load.ServerProcess, count: int, request_file: Path) -> dict:
+def measure(server: processes.ServerProcess, count: int, request_file: Path) -> dict[str, Any]:
     client_ = Client(server.port, count, request_file)
     try:
-        ns0, ticks0 = schedstat_ns(server.pid), load.process_tree_cpu(server.pid)
+        ns0, ticks0 = processes.schedstat_ns(server.pid), server.cpu_seconds()
         client_.say("go")
         elapsed = float(client_.expect("DONE", timeout=CLIENT_TIMEOUT))
-        ns1, ticks1 = schedstat_ns(server.pid), load.process_tree_cpu(server.pid)
+        ns1, ticks1 = processes.schedstat_ns(server.pid), server.cpu_seconds()
     finally:
         client_.stop()
     return {
@@ -222,10 +190,10 @@ def parse_strace_c(text: str) -> dict[str, int]:
     return calls
 
 
-def strace_run(server: load.ServerProcess, count: int, request_file: Path, tmpdir: Path) -> dict:
-    out = tmpdir / f"strace-{server.kind}-{request_file.stem}.txt"
+def strace_run(server: processes.ServerProcess, count: int, request_file: Path, tmpdir: Path) -> dict:
+    out = tmpdir / f"strace-{server.name}-{request_file.stem}.txt"
     argv = ["strace", "-c", "-f", "-o", str(out)]
-    for pid in process_tree(server.pid):
+    for pid in processes.process_tree(server.pid):
         argv += ["-p", str(pid)]
     tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
@@ -253,7 +221,7 @@ def strace_run(server: load.ServerProcess, count: int, request_file: Path, tmpdi
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
@@ -267,95 +235,84 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="PATH", help="default bench/results/pipeline-<time>.json")
     ap.add_argument("--client", nargs=3, metavar=("PORT", "N", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.client:
-        return client(int(args.client[0]), int(args.client[1]), args.client[2])
     if args.quick:
         args.requests, args.rounds, args.no_strace = 2000, 1, True
+    args.corpus_files = [processes.REQUESTS_DIR / f"{name}.http" for name in args.corpus.split(",") if name]
+    for path in args.corpus_files:
+        if path.read_bytes().partition(b"\r\n\r\n")[2]:
+            ap.error(f"{path.name}: only body-less requests")
+    return args
 
-    wanted = [s for s in args.servers.split(",") if s]
-    kinds, skipped = load.available_servers(wanted)
+
+def run_rounds(procs: dict[str, processes.ServerProcess], kinds: list[str], corpus: list[Path],
+               args: argparse.Namespace) -> list[dict[str, Any]]:
+    """--rounds rounds: every request of the corpus on every server (the order rotates)."""
+    runs = []
+    for rnd in range(args.rounds):
+        order = kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]
+        for path in corpus:
+            for kind in order:
+                res = measure(procs[kind], args.requests, path)
+                res.update(server=kind, request=path.stem, round=rnd + 1)
+                runs.append(res)
+                log(f"  round {rnd + 1} {path.stem:18s} {kind:14s} "
+                    f"CPU {res['cpu_us_per_req']:7.2f} us/req  "
+                    f"({res['stat_cpu_us_per_req']:.1f} by ticks)  {res['rps']:9,.0f} req/s")
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.client:
+        return client(int(args.client[0]), int(args.client[1]), args.client[2])
+    kinds, skipped = servers.available([s for s in args.servers.split(",") if s])
     for kind, why in skipped.items():
         log(f"skip {kind}: {why}")
-    corpus = [load.REQUESTS_DIR / f"{name}.http" for name in args.corpus.split(",") if name]
-    for path in corpus:
-        head, _, body = path.read_bytes().partition(b"\r\n\r\n")
-        if body:
-            ap.error(f"{path.name}: only body-less requests")
-    use_strace = not args.no_strace and bool(shutil_which("strace"))
+    corpus = args.corpus_files
+    use_strace = not args.no_strace and bool(shutil.which("strace"))
     started = dt.datetime.now(dt.timezone.utc)
     meta = {"started": started.isoformat(timespec="seconds"),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "fasthttp": load.fasthttp_description(), "cpus": os.cpu_count(),
+            "fasthttp": servers.fasthttp_description(), "cpus": os.cpu_count(),
             "requests": args.requests, "rounds": args.rounds, "servers": kinds,
             "corpus": [p.stem for p in corpus], "skipped": skipped}
     log(f"pipelined round trip: {args.requests} requests on one connection, {args.rounds} round(s); "
         f"{', '.join(kinds)}; {meta['python']}")
     if meta["fasthttp"]:
         log(meta["fasthttp"])
-
-    runs: list[dict] = []
     syscalls: dict[str, dict[str, dict[str, float]]] = {}
-    procs: dict[str, load.ServerProcess] = {}
-    with tempfile.TemporaryDirectory(prefix="fasthttp-pipeline-") as tmp:
-        tmpdir = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="fasthttp-pipeline-") as tmp, contextlib.ExitStack() as stack:
         try:
-            for kind in kinds:
-                procs[kind] = load.ServerProcess(kind, tmpdir)
+            procs = {kind: stack.enter_context(servers.start(kind, Path(tmp))) for kind in kinds}
             for kind, p in procs.items():
                 p.wait_ready()
-                load.check_server(p.port)
+                servers.check_hello(p.port)
                 log(f"  {kind}: pid {p.pid}, port {p.port}")
-            for rnd in range(args.rounds):
-                order = kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]
-                for path in corpus:
-                    for kind in order:
-                        res = measure(procs[kind], args.requests, path)
-                        res.update(server=kind, request=path.stem, round=rnd + 1)
-                        runs.append(res)
-                        log(f"  round {rnd + 1} {path.stem:18s} {kind:14s} "
-                            f"CPU {res['cpu_us_per_req']:7.2f} us/req  "
-                            f"({res['stat_cpu_us_per_req']:.1f} by ticks)  {res['rps']:9,.0f} req/s")
-            if use_strace:
-                for path in corpus:
-                    for kind in kinds:
-                        syscalls.setdefault(path.stem, {})[kind] = strace_run(
-                            procs[kind], args.requests, path, tmpdir)
+            runs = run_rounds(procs, kinds, corpus, args)
+            for path in corpus if use_strace else ():
+                for kind in kinds:
+                    syscalls.setdefault(path.stem, {})[kind] = strace_run(procs[kind], args.requests, path, Path(tmp))
         except KeyboardInterrupt:
             log("interrupted")
             return 130
-        finally:
-            for p in procs.values():
-                p.stop()
-
-    summary = summarize(runs, kinds, [p.stem for p in corpus])
+    summary = summarize_runs(runs, kinds, [p.stem for p in corpus])
     print_tables(summary, syscalls, kinds, args.requests)
-    load.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = Path(args.json) if args.json else load.RESULTS_DIR / f"pipeline-{started:%Y%m%d-%H%M%S}.json"
+    processes.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = Path(args.json) if args.json else processes.RESULTS_DIR / f"pipeline-{started:%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps({"meta": meta, "summary": summary, "syscalls_per_request": syscalls,
                                "runs": runs}, indent=2) + "\n")
     log(f"\nresults: {out}")
     return 0
 
 
-def shutil_which(name: str) -> str | None:
-    import shutil  # noqa: PLC0415
-
-    return shutil.which(name)
-
-
-def summarize(runs: list[dict], kinds: list[str], requests: list[str]) -> dict:
-    summary: dict = {}
+def summarize_runs(runs: list[dict[str, Any]], kinds: list[str], requests: list[str]) -> dict[str, Any]:
+    """{request: {server: medians, and how many times less CPU per request than the baseline}}"""
+    rows = summarize(runs, by=("request", "server"), medians=("cpu_us_per_req", "rps"))
+    summary: dict[str, Any] = {}
     for req in requests:
-        rows = {}
-        for kind in kinds:
-            mine = [r for r in runs if r["server"] == kind and r["request"] == req]
-            if mine:
-                rows[kind] = {"cpu_us_per_req": statistics.median(r["cpu_us_per_req"] for r in mine),
-                              "rps": statistics.median(r["rps"] for r in mine), "runs": len(mine)}
-        base = rows.get(BASELINE, {}).get("cpu_us_per_req")
-        for row in rows.values():
-            row["x_stdlib_tuned"] = base / row["cpu_us_per_req"] if base else None
-        summary[req] = rows
+        mine = {k: rows[(req, k)] for k in kinds if (req, k) in rows}
+        add_ratios(mine, "cpu_us_per_req", [BASELINE], higher_better=False, key="cpu_ratio")
+        summary[req] = mine
     return summary
 
 
@@ -364,26 +321,29 @@ SHOWN_SYSCALLS = ("recvfrom", "read", "recvmsg", "sendto", "write", "sendmsg", "
                   "epoll_wait", "epoll_ctl", "poll", "select", "futex")
 
 
-def print_tables(summary: dict, syscalls: dict, kinds: list[str], count: int) -> None:
-    log("\n| request | server | server CPU/request | stdlib-tuned / server | req/s (one connection) |"
-        " syscalls/request |")
-    log("|---|---|---|---|---|---|")
+def syscalls_cell(sc: dict[str, float] | None) -> str:
+    """The total per request, then the four most frequent."""
+    if not sc:
+        return "-"
+    return f"{sum(sc.values()):.2f} (" + ", ".join(f"{name} {n:.2f}" for name, n in list(sc.items())[:4]) + ")"
+
+
+def print_tables(summary: dict[str, Any], syscalls: dict[str, Any], kinds: list[str], count: int) -> None:
+    headers = ["request", "server", "server CPU/request", f"{BASELINE} / server", "req/s (one connection)",
+               "syscalls/request"]
+    table = []
     for req, rows in summary.items():
         for kind in kinds:
             if kind not in rows:
                 continue
             row = rows[kind]
-            sc = syscalls.get(req, {}).get(kind)
-            sc_text = "-"
-            if sc:  # the total, then the four most frequent
-                sc_text = f"{sum(sc.values()):.2f} (" + ", ".join(
-                    f"{name} {n:.2f}" for name, n in list(sc.items())[:4]) + ")"
-            ratio = row["x_stdlib_tuned"]
+            ratio = row["cpu_ratio"].get(BASELINE)
             goal = GOALS.get(req) if kind.startswith("fasthttp") else None
             verdict = "" if goal is None or ratio is None else (
                 f" (goal {goal:g}x: {'met' if ratio >= goal else 'not met'})")
-            log(f"| {req} | {kind} | {row['cpu_us_per_req']:.2f} µs | "
-                f"{'-' if ratio is None else f'{ratio:.2f}x'}{verdict} | {row['rps']:,.0f} | {sc_text} |")
+            table.append([req, kind, f"{row['cpu_us_per_req']:.2f} µs", fmt_x(ratio) + verdict,
+                          f"{row['rps']:,.0f}", syscalls_cell(syscalls.get(req, {}).get(kind))])
+    log("\n" + render(headers, table, markdown=True))
     if syscalls:
         log(f"\nsyscalls per request (strace -c -f over {count} requests; shown: "
             f"{', '.join(SHOWN_SYSCALLS)})")

@@ -25,17 +25,15 @@ import json
 import re
 import sys
 from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tables  # noqa: E402
+from tables import fmt_time  # noqa: E402
 
 IMPL_ORDER = ["stdlib", "stdlib-socket", "stdlib-tuned", "httptools", "fasthttp", "fasthttp-socket"]
 REFERENCES = ["stdlib", "stdlib-tuned", "httptools"]
 GROUP_ORDER = ["parse", "response", "roundtrip"]
-
-
-def fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.2f} {unit}"
-    return f"{seconds / 1e-9:.0f} ns"
 
 
 def fmt_ratio(ratio: float | None) -> str:
@@ -88,16 +86,7 @@ def collect(data: dict):
 
 
 def render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    left = {0} | ({len(headers) - 1} if headers[-1] == "notes" else set())
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    return tables.render(headers, rows, markdown, left={0} | ({len(headers) - 1} if headers[-1] == "notes" else set()))
 
 
 def note_for(extra: dict) -> str:

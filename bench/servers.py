@@ -21,16 +21,27 @@ Every server binds 127.0.0.1:PORT (PORT 0 picks a free one), prints ``READY <por
 stdout once it listens, answers every GET (and HEAD) with 200, Content-Type, Content-Length
 and a 13-byte body, and logs nothing.
 
-The handler factory is also imported by the pytest-benchmark files, so the in-process
-roundtrip benchmarks serve exactly the same response as the load test.
+The scripts start them with ``start(kind)`` (a processes.ServerProcess), check them with
+``check_hello(port)``, and ask ``available(kinds)`` which of them can run here. The handler
+factory is also imported by the pytest-benchmark files, so the in-process roundtrip
+benchmarks serve exactly the same response as the load test.
 """
 
 from __future__ import annotations
 
+import http.client
+import os
+import shutil
+import signal
+import socket
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+import processes
+
+REPO_ROOT = processes.REPO_ROOT
 
 BODY = b"Hello, world!"  # 13 bytes
 assert len(BODY) == 13
@@ -138,6 +149,19 @@ def _ready(port: int) -> None:
     sys.stdout.flush()
 
 
+def serve(httpd) -> None:
+    """Serve *httpd* (a socketserver server, bound) until SIGTERM or Ctrl-C, then close it;
+    READY <port> once it listens. Our other scripts' servers run through this too."""
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    _ready(httpd.server_address[1])
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+
+
 def serve_threading(kind: str, port: int) -> None:
     if kind.startswith("fasthttp"):
         fasthttp = import_fasthttp()
@@ -153,17 +177,11 @@ def serve_threading(kind: str, port: int) -> None:
 
         handler = make_hello_handler(http.server.BaseHTTPRequestHandler, tuned=(kind == "stdlib-tuned"))
         server_cls = http.server.ThreadingHTTPServer
-    httpd = server_cls(("127.0.0.1", port), handler)
-    _ready(httpd.server_address[1])
-    try:
-        httpd.serve_forever()
-    finally:
-        httpd.server_close()
+    processes.raise_nofile()    # bench/memory.py holds thousands of connections
+    serve(server_cls(("127.0.0.1", port), handler))
 
 
 def serve_uvicorn(kind: str, port: int) -> None:
-    import socket  # noqa: PLC0415
-
     import uvicorn  # noqa: PLC0415
 
     loop = "uvloop" if kind == "uvicorn-uvloop" else "asyncio"
@@ -192,61 +210,101 @@ def serve_uvicorn(kind: str, port: int) -> None:
     server.run(sockets=[sock])
 
 
-def nginx_binary():
+def nginx_binary(name: str = "nginx"):
     """nginx's path, or None when it is not installed (apt-get install -y nginx-light)."""
-    import os  # noqa: PLC0415
-    import shutil  # noqa: PLC0415
-
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.access(p, os.X_OK)), None)
 
 
-def serve_nginx(port: int) -> None:
-    """Run nginx in the foreground as a child of this process until SIGTERM / Ctrl-C."""
-    import shutil  # noqa: PLC0415
-    import socket  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
+def nginx_process(root: Path, conf: str, port: int) -> processes.ServerProcess:
+    """nginx in the foreground on 127.0.0.1:*port*, configured by *conf* (its pid file, logs and
+    temporary paths under *root*, a directory of ours); its error log is the process's log."""
     nginx = nginx_binary()
     if nginx is None:
         raise SystemExit("nginx is not installed (apt-get install -y nginx-light)")
-    if port == 0:   # nginx cannot report the port it picked: pick one (a tiny race)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    (root / "tmp").mkdir(exist_ok=True)
+    path = root / f"nginx-{port}.conf"
+    path.write_text(conf)
+    return processes.ServerProcess("nginx", [nginx, "-p", str(root), "-c", str(path), "-e",
+                                             str(root / "error.log")],
+                                   port=port, log=root / "error.log")
+
+
+def serve_nginx(port: int) -> None:
+    """Run nginx as a child of this process until SIGTERM / Ctrl-C; READY once it answers."""
+    port = port or processes.free_port()    # nginx cannot report the port it picked (a tiny race)
     root = Path(tempfile.mkdtemp(prefix="fasthttp-bench-nginx-"))
-    proc = None
     try:
-        (root / "tmp").mkdir()
-        conf = root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(root=root, port=port, body=BODY.decode()))
-        proc = subprocess.Popen([nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:     # READY only once it answers connections
-            if proc.poll() is not None:
-                raise SystemExit(f"nginx exited with {proc.returncode}: "
-                                 f"{(root / 'error.log').read_text(errors='replace')[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        _ready(port)
-        proc.wait()
+        conf = NGINX_CONF.format(root=root, port=port, body=BODY.decode())
+        with nginx_process(root, conf, port) as nginx:  # SIGTERM at the end: a fast shutdown
+            nginx.wait_ready(15)
+            _ready(port)
+            nginx.proc.wait()
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()    # SIGTERM: nginx's fast shutdown (master and worker)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the scripts' side
+
+
+def start(kind: str, logdir: Path | None = None) -> processes.ServerProcess:
+    """Start ``servers.py KIND 0`` in its own process (wait_ready() for its port); its stderr
+    goes to logdir/KIND.log, or to a temporary file."""
+    return processes.ServerProcess(kind, [sys.executable, str(Path(__file__).resolve()), kind, "0"],
+                                   log=logdir / f"{kind}.log" if logdir else None)
+
+
+def check_hello(port: int, requests: int = 200, seconds: float = 0.5) -> None:
+    """The hello answer, then a short keep-alive warm-up (up to *requests* in *seconds*)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    deadline = time.monotonic() + seconds
+    try:
+        for i in range(requests):
+            if i and time.monotonic() > deadline:
+                break
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            body = resp.read()
+            if i == 0 and (resp.status != 200 or body != BODY):
+                raise RuntimeError(f"unexpected response {resp.status} {body!r}")
+    finally:
+        conn.close()
+
+
+def fasthttp_missing() -> str | None:
+    """Why fasthttp cannot be imported from this tree, or None when it can."""
+    try:
+        import_fasthttp()
+    except Exception as exc:  # noqa: BLE001 - any import failure: not available yet
+        return f"fasthttp not importable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def fasthttp_description() -> str | None:
+    """fasthttp's version, mode and place, or None when it cannot be imported."""
+    if fasthttp_missing():
+        return None
+    fh = import_fasthttp()
+    mode = "C-accelerated" if getattr(fh, "accelerated", False) else "pure-Python"
+    return f"fasthttp {getattr(fh, '__version__', '?')} ({mode}) from {fh.__file__}"
+
+
+def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(the kinds of *wanted* that can run here, {kind: why not} for the others)."""
+    missing = fasthttp_missing()
+    need = {"uvicorn": ("uvicorn", "httptools"), "uvicorn-uvloop": ("uvicorn", "httptools", "uvloop")}
+    run, skipped = [], {}
+    for kind in wanted:
+        absent = [m for m in need.get(kind, ()) if not processes.have_module(m)]
+        if kind.startswith("fasthttp") and missing:
+            skipped[kind] = missing
+        elif absent:
+            skipped[kind] = f"{'/'.join(absent)} not importable (pass --install-peers)"
+        elif kind == "nginx" and not nginx_binary():
+            skipped[kind] = "nginx not installed (pass --install-nginx)"
+        else:
+            run.append(kind)
+    return run, skipped
 
 
 def main(argv=None) -> int:
@@ -272,8 +330,6 @@ def _interrupt_on_sigterm(signum, frame):
 
 
 if __name__ == "__main__":
-    # load.py ends servers with SIGTERM: unwind like Ctrl-C (uvicorn installs its own handler).
-    import signal
-
+    # The scripts end servers with SIGTERM: unwind like Ctrl-C (uvicorn installs its own handler).
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     sys.exit(main())
