@@ -23,7 +23,7 @@ measured. The load is wrk (-t1, -c per --connections) or, without wrk, a Python 
 own process. Runs interleave stock and fasthttp (the one going first alternates per run); the
 table shows medians: req/s of each, their ratio (fasthttp/stock, > 1 = faster) and the server's
 CPU per request (utime + stime from /proc/PID/stat around the run, all threads, over the requests
-completed). Results also go to bench/results/existing_users.json.
+completed) with its ratio (stock/fasthttp, > 1 = less CPU). Results also go to bench/results/existing_users.json.
 
 Only 127.0.0.1 is contacted; every process is started and ended here, by PID. No timing is
 asserted. This file is also the launcher (--serve KIND --impl IMPL) and the fallback client
@@ -34,17 +34,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import http.client
 import json
 import os
 import platform
 import re
-import selectors
 import shutil
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,10 +49,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-RESULTS_JSON = BENCH_DIR / "results" / "existing_users.json"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen  # noqa: E402
+import processes  # noqa: E402
+from tables import add_ratios, fmt, fmt_x, log, render, summarize  # noqa: E402
+
+RESULTS_JSON = processes.RESULTS_DIR / "existing_users.json"
 IMPLS = ("stock", "fasthttp")
 BODY = b"Hello, world!"
 STATIC_FILE = "file4k.bin"
@@ -63,6 +62,10 @@ STATIC_SIZE = 4096
 XMLRPC_BODY = (b"<?xml version='1.0'?>\n<methodCall>\n<methodName>add</methodName>\n<params>\n"
                b"<param>\n<value><int>2</int></value>\n</param>\n"
                b"<param>\n<value><int>3</int></value>\n</param>\n</params>\n</methodCall>\n")
+# What the launcher prints (with the server's own PID: py-spy may run it as a child), and what
+# the CLIs print once they listen.
+READY = (re.compile(rb"READY (?P<port>\d+) (?P<pid>\d+) (?P<base>\S+(?: \w+)?)\n"),
+         re.compile(rb"Serving HTTP on \S+ port (?P<port>\d+)"))
 
 
 class Kind:
@@ -90,22 +93,12 @@ KINDS = {k.name: k for k in [
 PEERS = {"werkzeug": "werkzeug", "werkzeug-threaded": "werkzeug", "prometheus": "prometheus_client"}
 
 
-def log(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
 # --------------------------------------------------------------------------- launcher (own process)
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))])
     return [BODY]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(kind: str, impl: str) -> None:
@@ -132,7 +125,7 @@ def serve(kind: str, impl: str) -> None:
         from werkzeug import serving  # noqa: PLC0415
 
         # run_simple has no way to report a port 0 it bound: pick one first (localhost only).
-        port = free_port()
+        port = processes.free_port()
         ready(port, serving.WSGIRequestHandler)
         serving.run_simple("127.0.0.1", port, wsgi_app, threaded=kind == "werkzeug-threaded")
     elif kind == "wsgiref":
@@ -199,214 +192,138 @@ def client(port: int, kind: Kind, connections: int, duration: float) -> None:
 # --------------------------------------------------------------------------- orchestrator
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+def start(kind: Kind, impl: str, tmpdir: Path, profile_to: Path | None = None,
+          native: bool = False) -> processes.ServerProcess:
+    """KIND served by IMPL in its own process (or py-spy recording it into *profile_to*)."""
+    if kind.cli_args is not None:
+        module = "fasthttp" if impl == "fasthttp" else "http.server"
+        cmd = [sys.executable, "-m", module, "0", "--bind", "127.0.0.1",
+               "--directory", str(tmpdir / "www"), *kind.cli_args]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", kind.name, "--impl", impl]
+    if profile_to is not None:
+        cmd = [find_py_spy() or "py-spy", "record", "--rate", "250", "--format", "raw",
+               *(["--native"] if native else []), "--output", str(profile_to), "--", *cmd]
+    return processes.ServerProcess(f"{kind.name}/{impl}", cmd, ready=READY,
+                                   log=tmpdir / f"{kind.name}-{impl}.log")
 
 
-class Server:
-    """One server process (or, with --profile, py-spy recording one); ended by PID."""
+def base_of(srv: processes.ServerProcess) -> str:
+    """The module whose BaseHTTPRequestHandler the launcher's handler derives from ('?': a CLI)."""
+    base = srv.ready_match.groupdict().get("base") if srv.ready_match else None
+    return base.decode() if base else "?"
 
-    def __init__(self, kind: Kind, impl: str, tmpdir: Path, profile_to: Path | None = None,
-                 native: bool = False):
-        self.kind, self.impl = kind, impl
-        self.port = 0
-        self.base = "?"
-        if kind.cli_args is not None:
-            module = "fasthttp" if impl == "fasthttp" else "http.server"
-            cmd = [sys.executable, "-m", module, "0", "--bind", "127.0.0.1",
-                   "--directory", str(tmpdir / "www"), *kind.cli_args]
-        else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", kind.name, "--impl", impl]
-        if profile_to is not None:
-            cmd = [find_py_spy() or "py-spy", "record", "--rate", "250", "--format", "raw",
-                   *(["--native"] if native else []), "--output", str(profile_to), "--", *cmd]
-        self.log_path = tmpdir / f"{kind.name}-{impl}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
-                                     cwd=str(REPO_ROOT), env=child_env(), start_new_session=True)
-        self.profiled = profile_to is not None
-        self.pid = self.proc.pid  # the server's own PID, once known (py-spy runs it as a child)
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind.name}/{self.impl}"
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        out = b""
-        m = None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                m = (re.search(rb"READY (\d+) (\d+) (\S+(?: \w+)?)\n", out)
-                     or re.search(rb"Serving HTTP on \S+ port (\d+)", out))
-                if m:
-                    break
-                if sel.select(timeout=0.2):
-                    chunk = os.read(self.proc.stdout.fileno(), 4096)
-                    if not chunk:
-                        break
-                    out += chunk
-            else:
-                m = None
-        if not m:
-            raise RuntimeError(f"{self.label} did not start:\n{out.decode(errors='replace')}{self.log_tail()}")
-        self.port = int(m.group(1))
-        if m.lastindex == 3:
-            self.pid, self.base = int(m.group(2)), m.group(3).decode()
-        elif self.profiled:  # a CLI under py-spy: its PID is py-spy's child's
-            self.pid = int(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()[0])
-
-    def check(self, warmup_s: float) -> None:
-        """The answer is right (and the right http.server serves it), then a short warm-up."""
-        want = "fasthttp" if self.impl == "fasthttp" else "http"
-        if self.kind.cli_args is None and not self.base.startswith(want + "."):
-            raise RuntimeError(f"{self.label}: the handler derives from {self.base}'s BaseHTTPRequestHandler")
-        deadline = time.monotonic() + max(warmup_s, 0.05)
-        n = 0
-        while n == 0 or time.monotonic() < deadline:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            try:
-                conn.request(self.kind.method, self.kind.path, body=self.kind.body or None,
-                             headers=self.kind.headers())
-                resp = conn.getresponse()
-                body = resp.read()
-            except ConnectionRefusedError:  # werkzeug binds just after READY
-                if time.monotonic() > deadline + 10:
-                    raise
-                time.sleep(0.05)
-                continue
-            finally:
-                conn.close()
-            if resp.status != 200 or self.kind.expect not in body:
-                raise RuntimeError(f"{self.label}: unexpected answer {resp.status} {body[:200]!r}")
-            n += 1
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of the server process: all its threads, live and exited."""
-        stat = Path(f"/proc/{self.pid}/stat").read_bytes()
-        fields = stat[stat.rindex(b")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
-
-    def log_tail(self, n: int = 15) -> str:
+def wait_and_check(srv: processes.ServerProcess, kind: Kind, impl: str, warmup_s: float) -> None:
+    """Ready, the right http.server underneath, the right answer; then a short warm-up."""
+    srv.wait_ready()
+    under_py_spy = srv.proc.args[0] != sys.executable
+    if under_py_spy and srv.pid == srv.proc.pid:  # a CLI (no PID in its line): py-spy's child
+        srv.pid = int(Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()[0])
+    want = "fasthttp" if impl == "fasthttp" else "http"
+    if kind.cli_args is None and not base_of(srv).startswith(want + "."):
+        raise RuntimeError(f"{srv.name}: the handler derives from {base_of(srv)}'s BaseHTTPRequestHandler")
+    deadline = time.monotonic() + max(warmup_s, 0.05)
+    n = 0
+    while n == 0 or time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.pid != self.proc.pid and self.proc.poll() is None:
-            # py-spy's child: end the server, py-spy then writes its profile and exits.
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-                self.proc.wait(30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self._log.close()
+            conn.request(kind.method, kind.path, body=kind.body or None, headers=kind.headers())
+            resp = conn.getresponse()
+            body = resp.read()
+        except ConnectionRefusedError:  # werkzeug binds just after READY
+            if time.monotonic() > deadline + 10:
+                raise
+            time.sleep(0.05)
+            continue
+        finally:
+            conn.close()
+        if resp.status != 200 or kind.expect not in body:
+            raise RuntimeError(f"{srv.name}: unexpected answer {resp.status} {body[:200]!r}")
+        n += 1
 
 
-def lua_string(data: bytes) -> str:
-    return '"' + "".join(f"\\{b:03d}" if not 0x20 <= b < 0x7F or b in b'"\\' else chr(b) for b in data) + '"'
-
-
-def wrk_script(kind: Kind, tmpdir: Path) -> Path | None:
-    if kind.method == "GET":
-        return None
-    lines = [f"wrk.method = {lua_string(kind.method.encode())}", f"wrk.body = {lua_string(kind.body)}"]
-    lines += [f"wrk.headers[{lua_string(k.encode())}] = {lua_string(v.encode())}"
-              for k, v in kind.headers().items()]
-    path = tmpdir / f"{kind.name}.lua"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def drive(wrk: str | None, server: Server, connections: int, duration: float, tmpdir: Path) -> dict[str, Any]:
+def drive(wrk: str | None, srv: processes.ServerProcess, kind: Kind, connections: int,
+          duration: float, tmpdir: Path) -> dict[str, Any]:
     """One run: (requests, req/s, errors) from wrk or the fallback client."""
     if wrk:
-        cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s"]
-        script = wrk_script(server.kind, tmpdir)
-        if script:
-            cmd += ["-s", str(script)]
-        cmd.append(f"http://127.0.0.1:{server.port}{server.kind.path}")
-    else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--client", str(server.port), server.kind.name,
-               str(connections), str(duration)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=duration + 60)
-    finally:  # also on Ctrl-C: end the load generator by PID
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed ({proc.returncode}): {err or out}")
-    if not wrk:
-        res = json.loads(out.strip().splitlines()[-1])
-        return {"requests": res["requests"], "rps": res["requests"] / res["elapsed_s"], "errors": res["errors"]}
-    m = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests": int(m.group(1)) if m else 0, "rps": float(rps.group(1)) if rps else 0.0,
-            "errors": (sum(map(int, errs.groups())) if errs else 0) + (int(non2xx.group(1)) if non2xx else 0)}
+        script = None if kind.method == "GET" else loadgen.wrk_script(
+            tmpdir / f"{kind.name}.lua", kind.method, headers=list(kind.headers().items()), body=kind.body)
+        res = loadgen.run_wrk(wrk, f"http://127.0.0.1:{srv.port}{kind.path}", connections=connections,
+                              duration=duration, script=script)
+        return {"requests": res["requests"], "rps": res["rps"] or 0.0, "errors": res["errors"]}
+    code, out, err = processes.run_bounded(
+        [sys.executable, str(Path(__file__).resolve()), "--client", str(srv.port), kind.name,
+         str(connections), str(duration)], timeout=duration + 60)
+    if code != 0:
+        raise RuntimeError(f"load generator failed ({code}): {err or out}")
+    res = json.loads(out.strip().splitlines()[-1])
+    return {"requests": res["requests"], "rps": res["requests"] / res["elapsed_s"], "errors": res["errors"]}
 
 
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def one_run(wrk: str | None, srv: processes.ServerProcess, kind: Kind, impl: str, c: int,
+            duration: float, tmpdir: Path) -> dict[str, Any]:
+    """drive(), with the server's CPU time over the run."""
+    cpu0 = srv.cpu_seconds()
+    res = drive(wrk, srv, kind, c, duration, tmpdir)
+    cpu = srv.cpu_seconds() - cpu0
+    if not srv.alive():
+        raise RuntimeError(f"{srv.name} died\n{srv.log_tail()}")
+    res.update(server=kind.name, impl=impl, connections=c, cpu_s=cpu,
+               cpu_ticks=round(cpu * processes.CLK_TCK),
+               cpu_us_per_req=cpu / res["requests"] * 1e6 if res["requests"] else None)
+    return res
 
 
-def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = collections.defaultdict(
-        lambda: {i: [] for i in IMPLS})
-    for r in runs:
-        groups[(r["server"], r["connections"])][r["impl"]].append(r)
+def run_all(wrk: str | None, srvs: dict[tuple[str, str], processes.ServerProcess],
+            kinds: list[Kind], args: argparse.Namespace, tmpdir: Path) -> list[dict[str, Any]]:
+    runs = []
+    for run in range(args.runs):
+        for k, kind in enumerate(kinds):
+            for j, c in enumerate(args.conns):
+                # Who goes first alternates from run to run for each pair.
+                for impl in IMPLS if (run + k + j) % 2 == 0 else IMPLS[::-1]:
+                    srv = srvs[(kind.name, impl)]
+                    res = one_run(wrk, srv, kind, impl, c, args.duration, tmpdir)
+                    res["run"] = run + 1
+                    runs.append(res)
+                    log(f"  run {run + 1} {srv.name:26s} -c{c:<3d} {res['rps']:9.0f} req/s  "
+                        f"CPU {res['cpu_us_per_req'] or 0:7.0f} us/req"
+                        + (f"  errors {res['errors']}" if res["errors"] else ""))
+    return runs
+
+
+def summarize_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per server and -c: each impl's medians, and fasthttp against stock (> 1: better)."""
+    by_impl = summarize(runs, by=("server", "connections", "impl"), medians=("rps", "cpu_us_per_req"),
+                        sums=("errors",), mins=("cpu_ticks",))
     rows = []
-    for (name, conns), by_impl in groups.items():
-        row: dict[str, Any] = {"server": name, "connections": conns}
-        for impl, mine in by_impl.items():
-            row[f"{impl}_rps"] = median([r["rps"] for r in mine])
-            row[f"{impl}_cpu_us_per_req"] = median([r["cpu_us_per_req"] for r in mine if r["cpu_us_per_req"]])
-            row[f"{impl}_errors"] = sum(r["errors"] for r in mine)
-            row[f"{impl}_cpu_ticks_min"] = min((r["cpu_ticks"] for r in mine), default=0)
-        s, f = row["stock_rps"], row["fasthttp_rps"]
-        row["rps_ratio"] = f / s if s and f else None
-        s, f = row["stock_cpu_us_per_req"], row["fasthttp_cpu_us_per_req"]
-        row["cpu_ratio"] = f / s if s and f else None
-        rows.append(row)
+    for server, conns in dict.fromkeys(key[:2] for key in by_impl):
+        impls = {impl: by_impl[(server, conns, impl)] for impl in IMPLS if (server, conns, impl) in by_impl}
+        add_ratios(impls, "rps", ["stock"])
+        add_ratios(impls, "cpu_us_per_req", ["stock"], higher_better=False, key="cpu_ratio")
+        rows.append({"server": server, "connections": conns, **impls})
     return rows
 
 
 def print_table(rows: list[dict[str, Any]], nruns: int) -> None:
-    def num(v: float | None, spec: str = ".0f") -> str:
-        return "-" if v is None else format(v, spec)
+    def get(row: dict[str, Any], impl: str, field: str) -> Any:
+        return row.get(impl, {}).get(field)
 
     headers = ["server", "-c", "stock req/s", "fasthttp req/s", "ratio", "stock CPU/req", "fasthttp CPU/req",
                "CPU ratio", "errors"]
-    table = [[r["server"], str(r["connections"]), num(r["stock_rps"]), num(r["fasthttp_rps"]),
-              num(r["rps_ratio"], ".2f") + "x", num(r["stock_cpu_us_per_req"], ".0f") + " us",
-              num(r["fasthttp_cpu_us_per_req"], ".0f") + " us", num(r["cpu_ratio"], ".2f") + "x",
-              f"{r['stock_errors']}/{r['fasthttp_errors']}"] for r in rows]
-    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
+    table = [[r["server"], str(r["connections"]), fmt(get(r, "stock", "rps")), fmt(get(r, "fasthttp", "rps")),
+              fmt_x((get(r, "fasthttp", "rps_ratio") or {}).get("stock")),
+              fmt(get(r, "stock", "cpu_us_per_req"), ".0f", " us"),
+              fmt(get(r, "fasthttp", "cpu_us_per_req"), ".0f", " us"),
+              fmt_x((get(r, "fasthttp", "cpu_ratio") or {}).get("stock")),
+              f"{get(r, 'stock', 'errors')}/{get(r, 'fasthttp', 'errors')}"] for r in rows]
     log(f"\nmedians of {nruns} run(s); ratio = fasthttp/stock req/s (>= 1: not slower); "
-        "CPU ratio = fasthttp/stock server CPU per request (<= 1: not more); errors stock/fasthttp")
-    for cells in [headers, ["-" * w for w in widths], *table]:
-        log("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
-    coarse = sorted({r["server"] for r in rows if min(r["stock_cpu_ticks_min"], r["fasthttp_cpu_ticks_min"]) < 50})
+        "CPU ratio = stock/fasthttp server CPU per request (>= 1: not more); errors stock/fasthttp")
+    log(render(headers, table))
+    coarse = sorted({r["server"] for r in rows if min(get(r, i, "cpu_ticks") or 0 for i in IMPLS) < 50})
     if coarse:
-        log(f"(CPU/req of {', '.join(coarse)}: under 50 ticks of 1/{CLK_TCK} s in a run, coarse)")
+        log(f"(CPU/req of {', '.join(coarse)}: under 50 ticks of 1/{processes.CLK_TCK} s in a run, coarse)")
 
 
 def summarize_profile(raw: Path, top: int = 12) -> None:
@@ -441,20 +358,16 @@ def profile(kind: Kind, connections: int, duration: float, wrk: str | None, tmpd
         # Outside the repository: bench/results ignores only *.json.
         out = Path(tempfile.gettempdir()) / "fasthttp-existing-users" / f"{kind.name}-{impl}.pyspy.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        srv = Server(kind, impl, tmpdir, profile_to=out, native=native)
-        try:
-            srv.wait_ready()
-            srv.check(0.3)
-            res = drive(wrk, srv, connections, duration, tmpdir)
-        finally:
-            srv.stop()
+        with start(kind, impl, tmpdir, profile_to=out, native=native) as srv:
+            wait_and_check(srv, kind, impl, 0.3)
+            res = drive(wrk, srv, kind, connections, duration, tmpdir)
         log(f"{kind.name}/{impl}: {res['rps']:.0f} req/s under py-spy (-c{connections})")
         if out.exists():
             summarize_profile(out)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
@@ -474,6 +387,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--impl", choices=IMPLS, default="stock", help=argparse.SUPPRESS)
     ap.add_argument("--client", nargs=4, metavar=("PORT", "KIND", "CONNS", "SECONDS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.quick:
+        args.runs, args.duration = 1, 1.0
+    args.conns = [int(c) for c in args.connections.split(",") if c.strip()]
+    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = set(wanted) - set(KINDS)
+    if unknown:
+        ap.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    args.kinds = []
+    for name in wanted:
+        peer = PEERS.get(name)
+        if peer and not processes.have_module(peer):
+            log(f"skip {name}: {peer} is not installed (pip install {peer})")
+        else:
+            args.kinds.append(KINDS[name])
+    return args
+
+
+def measure(args: argparse.Namespace, wrk: str | None, tmpdir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every server under both impls, started, checked, then the runs: (meta, runs)."""
+    meta: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": f"{platform.python_version()}",
+        "executable": sys.executable, "cpus": os.cpu_count(), "runs": args.runs,
+        "duration_s": args.duration, "connections": args.conns,
+        "load": loadgen.wrk_version(wrk) if wrk else "python client"}
+    with contextlib.ExitStack() as stack:
+        srvs = {(kind.name, impl): stack.enter_context(start(kind, impl, tmpdir))
+                for kind in args.kinds for impl in IMPLS}
+        for (name, impl), srv in srvs.items():
+            wait_and_check(srv, KINDS[name], impl, 0.3)
+            log(f"  {srv.name:26s} pid {srv.pid:<7d} port {srv.port:<5d} {base_of(srv)}")
+        meta["handlers"] = {srv.name: base_of(srv) for srv in srvs.values()}
+        log(f"{len(args.kinds)} servers x {len(IMPLS)} impls x -c {args.connections} x {args.runs} run(s) "
+            f"x {args.duration:g} s; load: {meta['load']}")
+        return meta, run_all(wrk, srvs, args.kinds, args, tmpdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.serve:
         serve(args.serve, args.impl)
         return 0
@@ -481,77 +432,22 @@ def main(argv: list[str] | None = None) -> int:
         port, kind, conns, secs = args.client
         client(int(port), KINDS[kind], int(conns), float(secs))
         return 0
-    if args.quick:
-        args.runs, args.duration = 1, 1.0
-    conns = [int(c) for c in args.connections.split(",") if c.strip()]
-    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = set(wanted) - set(KINDS)
-    if unknown:
-        ap.error(f"unknown server(s): {', '.join(sorted(unknown))}")
-    kinds = []
-    for name in wanted:
-        peer = PEERS.get(name)
-        if peer and subprocess.run([sys.executable, "-c", f"import {peer}"], capture_output=True).returncode:
-            log(f"skip {name}: {peer} is not installed (pip install {peer})")
-        else:
-            kinds.append(KINDS[name])
-    wrk = None if args.no_wrk else shutil.which("wrk")
+    wrk = None if args.no_wrk else loadgen.find_wrk(install=False)
     if not wrk:
         log("wrk not found (apt-get install -y wrk): using the Python client, slower and noisier")
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
     with tempfile.TemporaryDirectory(prefix="fasthttp-users-") as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "www").mkdir()
         (tmpdir / "www" / STATIC_FILE).write_bytes(b"\xa5" * STATIC_SIZE)
         if args.profile:
-            return profile(KINDS[args.profile], conns[0], args.duration, wrk, tmpdir, args.native)
-        servers: dict[tuple[str, str], Server] = {}
-        runs: list[dict[str, Any]] = []
-        meta: dict[str, Any] = {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": f"{platform.python_version()}",
-            "executable": sys.executable, "cpus": os.cpu_count(), "runs": args.runs,
-            "duration_s": args.duration, "connections": conns,
-            "load": subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-            if wrk else "python client"}
+            return profile(KINDS[args.profile], args.conns[0], args.duration, wrk, tmpdir, args.native)
         try:
-            for kind in kinds:
-                for impl in IMPLS:
-                    servers[(kind.name, impl)] = Server(kind, impl, tmpdir)
-            for srv in servers.values():
-                srv.wait_ready()
-                srv.check(0.3)
-                log(f"  {srv.label:26s} pid {srv.pid:<7d} port {srv.port:<5d} {srv.base}")
-            meta["handlers"] = {srv.label: srv.base for srv in servers.values()}
-            log(f"{len(kinds)} servers x {len(IMPLS)} impls x -c {args.connections} x {args.runs} run(s) "
-                f"x {args.duration:g} s; load: {meta['load']}")
-            for run in range(args.runs):
-                for k, kind in enumerate(kinds):
-                    for j, c in enumerate(conns):
-                        # Who goes first alternates from run to run for each pair.
-                        order = IMPLS if (run + k + j) % 2 == 0 else IMPLS[::-1]
-                        for impl in order:
-                            srv = servers[(kind.name, impl)]
-                            cpu0 = srv.cpu_seconds()
-                            res = drive(wrk, srv, c, args.duration, tmpdir)
-                            cpu = srv.cpu_seconds() - cpu0
-                            if srv.proc.poll() is not None:
-                                raise RuntimeError(f"{srv.label} died\n{srv.log_tail()}")
-                            res.update(server=kind.name, impl=impl, connections=c, run=run + 1, cpu_s=cpu,
-                                       cpu_ticks=round(cpu * CLK_TCK),
-                                       cpu_us_per_req=cpu / res["requests"] * 1e6 if res["requests"] else None)
-                            runs.append(res)
-                            log(f"  run {run + 1} {srv.label:26s} -c{c:<3d} {res['rps']:9.0f} req/s  "
-                                f"CPU {res['cpu_us_per_req'] or 0:7.0f} us/req"
-                                + (f"  errors {res['errors']}" if res["errors"] else ""))
+            meta, runs = measure(args, wrk, tmpdir)
         except KeyboardInterrupt:
             log("interrupted")
             return 130
-        finally:
-            for srv in servers.values():
-                srv.stop()
-
-    rows = summarize(runs)
+    rows = summarize_runs(runs)
     print_table(rows, args.runs)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
