@@ -9,15 +9,13 @@ cannot make (a method, a body, a corpus request's headers).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from processes import find_tool, run_bounded
+from processes import find_tool, pinned, run_bounded
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -29,13 +27,6 @@ def find_wrk(install: bool) -> str | None:
 def wrk_version(wrk: str) -> str:
     return subprocess.run([wrk, "--version"], capture_output=True, text=True,
                           check=False).stdout.split("\n")[0].strip()
-
-
-def pinned(cpu: int | None, argv: list[str]) -> list[str]:
-    """*argv* on CPU *cpu* (taskset), when there is a CPU to spare for it."""
-    if cpu is None or not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
-        return argv
-    return ["taskset", "-c", str(cpu), *argv]
 
 
 def run_wrk(wrk: str, url: str, *, connections: int, duration: float, latency: bool = False,

@@ -152,6 +152,13 @@ def sample(pid: int) -> dict[str, int]:
 # --------------------------------------------------------------------------- processes
 
 
+def pinned(cpu: int | None, argv: list[str]) -> list[str]:
+    """*argv* on CPU *cpu* (taskset), when there is a CPU to spare for it."""
+    if cpu is None or not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+        return argv
+    return ["taskset", "-c", str(cpu), *argv]
+
+
 def run_bounded(argv: list[str], timeout: float) -> tuple[int, str, str]:
     """Run *argv* (a client: wrk, curl, ...) to its end, for at most *timeout* seconds:
     (exit status, stdout, stderr). Killed by PID on any way out, Ctrl-C included."""

@@ -216,18 +216,19 @@ def nginx_binary(name: str = "nginx"):
         (p for p in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.access(p, os.X_OK)), None)
 
 
-def nginx_process(root: Path, conf: str, port: int) -> processes.ServerProcess:
+def nginx_process(root: Path, conf: str, port: int, cpu: int | None = None) -> processes.ServerProcess:
     """nginx in the foreground on 127.0.0.1:*port*, configured by *conf* (its pid file, logs and
-    temporary paths under *root*, a directory of ours); its error log is the process's log."""
+    temporary paths under *root*, a directory of ours), on CPU *cpu* if given; its error log
+    is the process's log."""
     nginx = nginx_binary()
     if nginx is None:
         raise SystemExit("nginx is not installed (apt-get install -y nginx-light)")
     (root / "tmp").mkdir(exist_ok=True)
     path = root / f"nginx-{port}.conf"
     path.write_text(conf)
-    return processes.ServerProcess("nginx", [nginx, "-p", str(root), "-c", str(path), "-e",
-                                             str(root / "error.log")],
-                                   port=port, log=root / "error.log")
+    argv = [nginx, "-p", str(root), "-c", str(path), "-e", str(root / "error.log")]
+    return processes.ServerProcess("nginx", processes.pinned(cpu, argv), port=port,
+                                   log=root / "error.log")
 
 
 def serve_nginx(port: int) -> None:

@@ -25,7 +25,8 @@ read through ``self.read_body()``, and logs nothing. ``--clients`` client proces
               headers, in a Content-Length or chunked body, right after the request without
               reading the answer (some of them with a TCP RST), or without sending anything
 
-(``--mix plain`` keeps only the first three, with bodyless GETs: bench/memory.py uses it.)
+(``--mix plain`` keeps only the first three, with bodyless GETs: bench/memory.py uses it.
+The traffic is bench/soak_traffic.py's.)
 A request line http.server cannot read (one word, a bad version) is answered the HTTP/0.9
 way, as http.server does: the error page with no status line; its status is read from the
 page.
@@ -56,48 +57,25 @@ from __future__ import annotations
 
 import argparse
 import collections
-import multiprocessing as mp
-import os
-import random
 import re
-import resource
-import select
-import signal
-import socket
-import struct
-import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, TextIO
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import processes  # noqa: E402
+import servers  # noqa: E402
+from soak_traffic import MIXES, run_phase  # noqa: E402
+from tables import log  # noqa: E402
+
 SERVER_KINDS = ("threading", "loop")
 MB = 1024 * 1024
+SAMPLE_LINE = "%-14s %10s %9s %9s %6s %8s"
 
 
 # -- the server (a subprocess: python bench/soak.py --child-server KIND) ------
-
-def raise_nofile(want=65536):
-    """Raise the soft RLIMIT_NOFILE towards the hard limit (at most ``want``)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            pass
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def import_fasthttp():
-    root = str(REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import fasthttp  # noqa: PLC0415
-    return fasthttp
-
 
 def make_handler(fasthttp):
     class SoakHandler(fasthttp.BaseHTTPRequestHandler):
@@ -123,539 +101,96 @@ def make_handler(fasthttp):
     return SoakHandler
 
 
-def child_server(kind, port):
-    raise_nofile()
-    fasthttp = import_fasthttp()
+def child_server(kind: str, port: int) -> int:
+    processes.raise_nofile()
+    fasthttp = servers.import_fasthttp()
     server_cls = {"threading": fasthttp.ThreadingHTTPServer,
                   "loop": fasthttp.LoopHTTPServer}[kind]
     httpd = server_cls(("127.0.0.1", port), make_handler(fasthttp))
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    sys.stderr.write("soak server: %s, fasthttp from %s, accelerated=%s, pid %d\n"
-                     % (server_cls.__name__, fasthttp.__file__, fasthttp.accelerated, os.getpid()))
+    sys.stderr.write("soak server: %s, fasthttp from %s, accelerated=%s\n"
+                     % (server_cls.__name__, fasthttp.__file__, fasthttp.accelerated))
     sys.stderr.flush()
-    sys.stdout.write("READY %d\n" % httpd.server_address[1])
-    sys.stdout.flush()
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
+    servers.serve(httpd)
     return 0
 
 
-class Server:
-    """The server subprocess: started, sampled, and ended by PID."""
-
-    def __init__(self, argv, *, ready_timeout=30.0, env=None):
-        self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     stdin=subprocess.DEVNULL, env=env)
-        self.pid = self.proc.pid
-        line = b""
-        deadline = time.monotonic() + ready_timeout
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("server did not become ready: %s" % self.stderr_text()[-2000:])
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.5))
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    continue
-                line += chunk
-        match = re.match(rb"READY (\d+)", line)
-        if not match:
-            self.stop()
-            raise RuntimeError("unexpected server output %r" % line)
-        self.port = int(match.group(1))
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def sample(self):
-        """{'rss': bytes, 'fds': n, 'threads': n} of the server, from /proc."""
-        rss = threads = None
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) * 1024
-                elif line.startswith("Threads:"):
-                    threads = int(line.split()[1])
-        fds = len(os.listdir("/proc/%d/fd" % self.pid))
-        return {"rss": rss, "fds": fds, "threads": threads}
-
-    def stderr_text(self):
-        self.stderr.seek(0)
-        return self.stderr.read().decode("utf-8", "replace")
-
-    def stop(self, timeout=10.0):
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+def start_server(kind: str, *, env: dict[str, str] | None = None) -> processes.ServerProcess:
+    return processes.ServerProcess(
+        f"soak-{kind}", [sys.executable, str(Path(__file__).resolve()), "--child-server", kind], env=env)
 
 
-def start_server(kind, *, env=None):
-    return Server([sys.executable, str(Path(__file__).resolve()), "--child-server", kind],
-                  env=env)
+# -- the run ------------------------------------------------------------------
+
+@dataclass
+class Config:
+    kind: str = "threading"
+    requests: int = 200000
+    clients: int = 3
+    warmup: int | None = None           # default: 5 % of requests, 1,000-10,000
+    sample_every: int | None = None     # default: requests / 20, at least 1,000
+    timeout: float = 10.0
+    max_seconds: float = 600.0
+    rss_tolerance_mb: float = 5.0
+    rss_tolerance_pct: float = 10.0
+    settle_seconds: float = 15.0
+    seed: int = 1
+    mix: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.warmup is None:
+            self.warmup = min(10000, max(1000, self.requests // 20))
+        if self.sample_every is None:
+            self.sample_every = max(1000, self.requests // 20)
 
 
-# -- the client ---------------------------------------------------------------
-
-class Missing(Exception):
-    """No (complete) response where one was expected."""
-
-
-class Conn:
-    """A client connection with a timeout on every operation and a tiny response reader."""
-
-    def __init__(self, port, timeout):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = bytearray()
-
-    def send(self, data):
-        """sendall; a server that already answered and closed may reset us: the
-        response is then still to be read, so report, don't raise."""
-        try:
-            self.sock.sendall(data)
-            return True
-        except (BrokenPipeError, ConnectionResetError):
-            return False
-
-    def _fill(self):
-        try:
-            chunk = self.sock.recv(262144)
-        except socket.timeout:
-            raise Missing("timeout") from None
-        except ConnectionResetError:
-            raise Missing("reset") from None
-        if not chunk:
-            raise Missing("eof")
-        self.buf += chunk
-
-    def response(self):
-        """Read one response; return (status, connection_close).
-
-        A request line http.server cannot make sense of (one word, a bad version) leaves
-        request_version at HTTP/0.9, and send_error then answers the HTTP/0.9 way: the error
-        page alone, no status line, then EOF. Its status is read from the page."""
-        while len(self.buf) < 5:
-            self._fill()
-        if not self.buf.startswith(b"HTTP/"):
-            while True:
-                try:
-                    self._fill()
-                except Missing as e:
-                    if str(e) != "eof":
-                        raise
-                    break
-                if len(self.buf) > 1 << 20:
-                    raise Missing("endless HTTP/0.9 body")
-            match = re.search(rb"Error code: (\d{3})", self.buf)
-            if match is None:
-                raise Missing("bad HTTP/0.9 response %r" % bytes(self.buf[:80]))
-            status = int(match.group(1))
-            self.buf.clear()
-            return status, True
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(self.buf) > 1 << 20:
-                raise Missing("no end of head")
-            self._fill()
-        head = bytes(self.buf[:end])
-        del self.buf[:end + 4]
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-            raise Missing("bad status line %r" % lines[0][:80])
-        status = int(parts[1])
-        length = 0
-        close = False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection":
-                close = value.strip().lower() == b"close"
-        while len(self.buf) < length:
-            self._fill()
-        del self.buf[:length]
-        return status, close
-
-    def closed_by_server(self):
-        """True if the server closes the connection (EOF or reset) in time."""
-        if self.buf:
-            return False
-        try:
-            return self.sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self, reset=False):
-        if reset:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
+def sample_row(label: str, n: Any, seconds: Any, s: dict[str, int]) -> str:
+    return SAMPLE_LINE % (label, n, seconds if isinstance(seconds, str) else "%.1f" % seconds,
+                          "%.1f" % (s["rss"] / MB), s["fds"], s["threads"])
 
 
-def get(i, close=False):
-    return (b"GET /soak/%d?x=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: soak\r\n%s\r\n"
-            % (i, i * 7, b"Connection: close\r\n" if close else b""))
+def sampler(server: processes.ServerProcess, cfg: Config, samples: list[Any], t_load: float,
+            say: Callable[[str], None]) -> Callable[[int], None]:
+    """on_progress for run_phase: a sample every cfg.sample_every requests."""
+    next_at = [cfg.sample_every]
+
+    def on_progress(total: int) -> None:
+        while total >= next_at[0] and next_at[0] < cfg.requests:
+            if not server.alive():
+                return
+            s = server.sample()
+            el = time.monotonic() - t_load
+            samples.append(("load", total, el, s))
+            say(sample_row("under load", total, el, s))
+            next_at[0] += cfg.sample_every
+    return on_progress
 
 
-def post(size, close=False):
-    return (b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream"
-            b"\r\nContent-Length: %d\r\n%s\r\n" % (size, b"Connection: close\r\n" if close else b"")
-            + b"x" * size)
-
-
-def post_chunked(sizes, close=False):
-    body = b"".join(b"%x\r\n%s\r\n" % (n, b"c" * n) for n in sizes) + b"0\r\n\r\n"
-    return (b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n%s\r\n"
-            % (b"Connection: close\r\n" if close else b"") + body)
-
-
-def good_request(rng, close=False):
-    """A request the server must answer with 200 (mix "full")."""
-    r = rng.random()
-    if r < 0.84:
-        return get(rng.randrange(1 << 20), close)
-    if r < 0.96:
-        return post(rng.randrange(0, 4096), close)
-    if r < 0.995:
-        return post_chunked([rng.randrange(1, 2048) for _ in range(rng.randrange(1, 5))], close)
-    return post(rng.randrange(65 * 1024, 200 * 1024), close)   # > LoopHTTPServer.max_inline_body
-
-
-def plain_request(rng, close=False):
-    """A bodyless GET (mix "plain")."""
-    return get(rng.randrange(1 << 20), close)
-
-
-_good = good_request        # set per client process by client_worker (the mix)
-
-H = b"Host: 127.0.0.1\r\n"
-INVALID = [
-    # (name, request bytes, expected status)
-    ("one-word-line", b"GARBAGE\r\n\r\n", 400),
-    ("bad-version", b"GET / HTTP/x.y\r\n" + H + b"\r\n", 400),
-    ("http-2.0", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505),
-    ("unknown-method", b"BREW /pot HTTP/1.1\r\n" + H + b"\r\n", 501),
-    ("method-not-token", b"G(T / HTTP/1.1\r\n" + H + b"\r\n", 400),
-    ("ctl-in-request-line", b"GET /a\x01b HTTP/1.1\r\n" + H + b"\r\n", 400),
-    ("space-before-colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-    ("header-without-colon", b"GET / HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n", 400),
-    ("obs-fold", b"GET / HTTP/1.1\r\n" + H + b"X-A: a\r\n b\r\n\r\n", 400),
-    ("ctl-in-header", b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x01b\r\n\r\n", 400),
-    ("nul-in-header", b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n", 400),
-    ("bare-cr", b"GET / HTTP/1.1\r\n" + H + b"X-A: a\rb\r\n\r\n", 400),
-    ("long-request-line", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414),
-    ("long-header-line", b"GET / HTTP/1.1\r\n" + H + b"X-Long: " + b"a" * 70000 + b"\r\n\r\n", 431),
-    ("too-many-headers", b"GET / HTTP/1.1\r\n" + H
-     + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n", 431),
-    ("head-too-large", b"GET / HTTP/1.1\r\n" + H
-     + b"".join(b"X-Big%d: %s\r\n" % (i, b"b" * 60000) for i in range(5)) + b"\r\n", 431),
-    ("cl-not-digits", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: abc\r\n\r\n", 400),
-    ("cl-plus-sign", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +5\r\n\r\nhello", 400),
-    ("cl-negative", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n", 400),
-    ("cl-conflicting", b"POST / HTTP/1.1\r\n" + H
-     + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
-    ("cl-list", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3, 4\r\n\r\nabcd", 400),
-    ("cl-too-large", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 100000000\r\n\r\n", 413),
-    ("cl-and-te", b"POST / HTTP/1.1\r\n" + H
-     + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    ("te-not-chunked", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n", 400),
-    ("te-unsupported", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
-    ("te-in-http-1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    ("chunk-size-not-hex", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
-    ("chunk-data-overrun", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n", 400),
-    ("chunk-size-too-long", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" * 20 + b"\r\n", 400),
-    # issue 11: Host rules, chunked lines ending in a bare LF, tiny chunks
-    ("host-twice", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-    ("host-invalid", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
-    ("chunk-size-bare-lf", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400),
-    ("chunk-data-bare-lf", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400),
-    ("chunks-too-small", b"POST / HTTP/1.1\r\n" + H
-     + b"Transfer-Encoding: chunked\r\n\r\n" + b"1\r\nx\r\n" * 15000 + b"0\r\n\r\n", 400),
-]
-
-ABORTS = ("cut-request-line", "cut-headers", "cut-cl-body", "cut-chunked-body",
-          "no-read", "no-read-rst", "connect-only")
-
-
-class Stats(collections.Counter):
-    """Counters; keys 'status:NNN', 'sent', 'expected', 'missing', 'missing:WHY:SCENARIO',
-    'unexpected:SCENARIO:NAME:GOT', 'not-closed:NAME', 'aborted', 'connections', ..."""
-
-    def answered(self, status, want, scenario):
-        self["status:%d" % status] += 1
-        if status != want:
-            self["unexpected:%s:%d" % (scenario, status)] += 1
-            self["unexpected"] += 1
-
-    def missed(self, n, why, scenario):
-        if n > 0:
-            self["missing"] += n
-            self["missing:%s:%s" % (why, scenario)] += n
-
-
-def scenario_keepalive(port, rng, st, timeout):
-    n = rng.randrange(20, 101)
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    pending = 0
-    try:
-        for k in range(n):
-            last_close = k == n - 1 and rng.random() < 0.3
-            st["sent"] += 1
-            st["expected"] += 1
-            pending = 1
-            conn.send(_good(rng, last_close))
-            status, _ = conn.response()
-            pending = 0
-            st.answered(status, 200, "keepalive")
-        if last_close and not conn.closed_by_server():
-            st["not-closed:keepalive-connection-close"] += 1
-    except Missing as e:
-        st.missed(pending, str(e).split()[0], "keepalive")
-    finally:
-        conn.close()
-    return n
-
-
-def scenario_pipelined(port, rng, st, timeout):
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    sent = 0
-    pending = 0
-    try:
-        for _ in range(rng.randrange(1, 5)):
-            depth = rng.randrange(2, 33)
-            batch = b"".join(_good(rng) for _ in range(depth))
-            st["sent"] += depth
-            st["expected"] += depth
-            sent += depth
-            pending = depth
-            conn.send(batch)
-            for _ in range(depth):
-                status, _ = conn.response()
-                pending -= 1
-                st.answered(status, 200, "pipelined")
-    except Missing as e:
-        st.missed(pending, str(e).split()[0], "pipelined")
-    finally:
-        conn.close()
-    return sent
-
-
-def scenario_oneshot(port, rng, st, timeout):
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    st["sent"] += 1
-    st["expected"] += 1
-    try:
-        if rng.random() < 0.5:
-            conn.send(get(rng.randrange(1 << 20), close=True))
-        else:
-            conn.send(b"GET /oneshot HTTP/1.0\r\n\r\n")
-        status, _ = conn.response()
-        st.answered(status, 200, "oneshot")
-        if not conn.closed_by_server():
-            st["not-closed:oneshot"] += 1
-    except Missing as e:
-        st.missed(1, str(e).split()[0], "oneshot")
-    finally:
-        conn.close()
-    return 1
-
-
-def scenario_invalid(port, rng, st, timeout):
-    name, data, want = rng.choice(INVALID)
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    good = rng.randrange(0, 4)
-    pending = 0
-    try:
-        for _ in range(good):
-            st["sent"] += 1
-            st["expected"] += 1
-            pending = 1
-            conn.send(_good(rng))
-            status, _ = conn.response()
-            pending = 0
-            st.answered(status, 200, "invalid-prefix")
-        st["sent"] += 1
-        st["expected"] += 1
-        st["invalid"] += 1
-        pending = 1
-        conn.send(data)
-        status, close = conn.response()
-        pending = 0
-        st.answered(status, want, "invalid:" + name)
-        if not conn.closed_by_server():
-            st["not-closed:" + name] += 1
-    except Missing as e:
-        st.missed(pending, str(e).split()[0], "invalid:" + name)
-    finally:
-        conn.close()
-    return good + 1
-
-
-def scenario_abort(port, rng, st, timeout):
-    kind = rng.choice(ABORTS)
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    st["sent"] += 1
-    st["aborted"] += 1
-    st["aborted:" + kind] += 1
-    reset = kind == "no-read-rst" or rng.random() < 0.25
-    try:
-        if kind == "cut-request-line":
-            conn.send(b"GET /partial-requ")
-        elif kind == "cut-headers":
-            conn.send(b"GET / HTTP/1.1\r\n" + H + b"X-Half: abc")
-        elif kind == "cut-cl-body":
-            conn.send(b"POST /upload HTTP/1.1\r\n" + H
-                      + b"Content-Length: 1000\r\n\r\n" + b"y" * 10)
-        elif kind == "cut-chunked-body":
-            conn.send(b"POST /upload HTTP/1.1\r\n" + H
-                      + b"Transfer-Encoding: chunked\r\n\r\n10\r\nabc")
-        elif kind in ("no-read", "no-read-rst"):
-            conn.send(_good(rng))
-        # connect-only: nothing
-    finally:
-        conn.close(reset=reset)
-    return 1
-
-
-SCENARIOS = (scenario_keepalive, scenario_pipelined, scenario_oneshot,
-             scenario_invalid, scenario_abort)
-# Per unit: ~60 and ~40 requests for the first two, 1 for oneshot, ~2.5 for invalid, 1 for
-# abort. These weights make about 58 % keep-alive, 24 % pipelined, 9 % one connection per
-# request, 6 % on invalid-request connections (2 % invalid ones) and 2 % aborted requests.
-WEIGHTS = (10, 6, 90, 24, 20)
-# mix -> (scenarios, weights, good request): "full" is the soak above; "plain" is ordinary
-# traffic only (bodyless GETs: keep-alive, pipelined, a connection per request), for
-# bench/memory.py's RSS-under-load figure.
-MIXES = {
-    "full": (SCENARIOS, WEIGHTS, good_request),
-    "plain": (SCENARIOS[:3], WEIGHTS[:3], plain_request),
-}
-
-
-def client_worker(idx, port, quota, seed, deadline, timeout, progress, stop, results,
-                  mix="full"):
-    """Send about ``quota`` requests (a unit may overshoot by < 130); put the Stats."""
-    global _good
-    try:
-        scenarios, weights, _good = MIXES[mix]
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
-        raise_nofile(4096)
-        rng = random.Random(seed)
-        st = Stats()
-        while st["sent"] < quota and not stop.value and time.monotonic() < deadline:
-            scenario = rng.choices(scenarios, weights)[0]
-            try:
-                scenario(port, rng, st, timeout)
-            except OSError as e:          # connect failed etc.: nothing sent on it
-                st["client-oserror:%s" % type(e).__name__] += 1
-            progress[idx] = st["sent"]
-        results.put((idx, dict(st)))
-    except BaseException as e:  # noqa: BLE001 - report, never hang the parent
-        results.put((idx, {"client-crash:%s: %s" % (type(e).__name__, e): 1}))
-
-
-def run_phase(port, *, requests, clients, seed, deadline, timeout, on_progress=None,
-              mix="full"):
-    """Run ``clients`` client processes sending ``requests`` in all; return Stats.
-    on_progress(total_sent) is called about 10 times a second meanwhile."""
-    ctx = mp.get_context("fork")
-    progress = ctx.Array("q", clients, lock=False)
-    stop = ctx.Value("b", 0, lock=False)
-    results = ctx.Queue()
-    quota = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
-    procs = [ctx.Process(target=client_worker, daemon=True,
-                         args=(i, port, quota[i], seed * 1000 + i, deadline, timeout,
-                               progress, stop, results, mix))
-             for i in range(clients)]
-    for p in procs:
-        p.start()
-    got = {}
-    try:
-        while len(got) < clients:
-            if on_progress is not None:
-                on_progress(sum(progress))
-            try:
-                idx, st = results.get(timeout=0.1)
-                got[idx] = st
-            except Exception:   # queue.Empty
-                pass
-            if time.monotonic() > deadline + timeout + 5:
-                stop.value = 1
-                if time.monotonic() > deadline + 2 * timeout + 10:
-                    break
-    finally:
-        stop.value = 1
-        for p in procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                os.kill(p.pid, signal.SIGKILL)
-                p.join(timeout=5)
-    total = Stats()
-    for i in range(clients):
-        if i in got:
-            total.update(got[i])
-        else:
-            total["client-lost"] += 1
-    if on_progress is not None:
-        on_progress(sum(progress))
-    return total
-
-
-def settle(server, baseline_fds, seconds):
-    """Wait until the server has closed its client connections (fd count at or below
-    baseline_fds, or stable for a second); return the last sample and the wait."""
-    start = time.monotonic()
-    last = server.sample()
-    stable_since = start
-    while time.monotonic() - start < seconds:
-        time.sleep(0.2)
-        s = server.sample()
-        if (baseline_fds is not None and s["fds"] <= baseline_fds
-                and s["threads"] <= last["threads"]):
-            last = s
-            if time.monotonic() - stable_since > 0.5:
-                break
-            continue
-        if s["fds"] != last["fds"] or s["threads"] != last["threads"]:
-            stable_since = time.monotonic()
-        elif baseline_fds is None and time.monotonic() - stable_since > 1.0:
-            last = s
-            break
-        last = s
-    return last, time.monotonic() - start
+def soak(server: processes.ServerProcess, cfg: Config, t0: float,
+         say: Callable[[str], None]) -> dict[str, Any]:
+    """Warm-up, the idle baseline, the measured run sampled as it goes, the idle end."""
+    deadline = t0 + cfg.max_seconds
+    say("soak: %s server pid %d on 127.0.0.1:%d; %d warm-up + %d requests, %d clients, "
+        "mix %s" % (cfg.kind, server.pid, server.port, cfg.warmup, cfg.requests, cfg.clients, cfg.mix))
+    f: dict[str, Any] = {"launch": server.sample(), "end": None, "waited": 0.0}
+    f["warm"] = run_phase(server.port, requests=cfg.warmup, clients=cfg.clients, seed=cfg.seed + 7919,
+                          deadline=min(deadline - 30, t0 + cfg.max_seconds / 4), timeout=cfg.timeout,
+                          mix=cfg.mix)
+    f["start"], _ = server.wait_stable(cfg.settle_seconds, hold=1.0)
+    f["samples"] = [("start (idle)", 0, 0.0, f["start"])]
+    say(SAMPLE_LINE % ("sample", "requests", "seconds", "RSS MiB", "fds", "threads"))
+    say(sample_row("launch", "-", "-", f["launch"]))
+    say(sample_row("after warm-up", f["warm"]["sent"], "-", f["start"]))
+    t_load = time.monotonic()
+    f["st"] = run_phase(server.port, requests=cfg.requests, clients=cfg.clients, seed=cfg.seed,
+                        deadline=deadline - cfg.settle_seconds - 10, timeout=cfg.timeout,
+                        on_progress=sampler(server, cfg, f["samples"], t_load, say), mix=cfg.mix)
+    f["duration"] = time.monotonic() - t_load
+    f["alive"] = server.alive()
+    if f["alive"]:
+        f["end"], f["waited"] = server.wait_stable(cfg.settle_seconds, fds_at_most=f["start"]["fds"])
+        f["samples"].append(("end (idle)", f["st"]["sent"], f["duration"], f["end"]))
+        say(sample_row("end (idle)", f["st"]["sent"], f["duration"], f["end"]))
+    return f
 
 
 def linear_growth(points):
@@ -672,146 +207,99 @@ def linear_growth(points):
     return slope * (points[-1][0] - points[0][0])
 
 
-def run(kind="threading", requests=200000, *, clients=3, warmup=None, sample_every=None,
-        timeout=10.0, max_seconds=600.0, rss_tolerance_mb=5.0, rss_tolerance_pct=10.0,
-        settle_seconds=15.0, seed=1, mix="full", server_log=None, out=sys.stdout, env=None):
-    """The whole soak; returns a result dict with 'ok' and the figures."""
-    t0 = time.monotonic()
-    deadline = t0 + max_seconds
-    if warmup is None:
-        warmup = min(10000, max(1000, requests // 20))
-    if sample_every is None:
-        sample_every = max(1000, requests // 20)
-    raise_nofile(4096)
-
-    def say(text):
-        out.write(text + "\n")
-        out.flush()
-
-    server = start_server(kind, env=env)
-    result = {"server": kind, "pid": server.pid, "requests_asked": requests}
-    try:
-        say("soak: %s server pid %d on 127.0.0.1:%d; %d warm-up + %d requests, %d clients, "
-            "mix %s" % (kind, server.pid, server.port, warmup, requests, clients, mix))
-        first = server.sample()
-        warm = run_phase(server.port, requests=warmup, clients=clients, seed=seed + 7919,
-                         deadline=min(deadline - 30, t0 + max_seconds / 4), timeout=timeout,
-                         mix=mix)
-        base, _ = settle(server, None, settle_seconds)
-        samples = [("start (idle)", 0, 0.0, base)]
-        say("%-14s %10s %9s %9s %6s %8s" % ("sample", "requests", "seconds", "RSS MiB", "fds",
-                                            "threads"))
-        say("%-14s %10s %9s %9.1f %6d %8d" % ("launch", "-", "-", first["rss"] / MB,
-                                              first["fds"], first["threads"]))
-        say("%-14s %10d %9s %9.1f %6d %8d" % ("after warm-up", warm["sent"], "-",
-                                              base["rss"] / MB, base["fds"], base["threads"]))
-        t_load = time.monotonic()
-        next_at = [sample_every]
-
-        def on_progress(total):
-            while total >= next_at[0] and next_at[0] < requests:
-                if not server.alive():
-                    return
-                s = server.sample()
-                el = time.monotonic() - t_load
-                samples.append(("load", total, el, s))
-                say("%-14s %10d %9.1f %9.1f %6d %8d" % ("under load", total, el, s["rss"] / MB,
-                                                       s["fds"], s["threads"]))
-                next_at[0] += sample_every
-
-        st = run_phase(server.port, requests=requests, clients=clients, seed=seed,
-                       deadline=deadline - settle_seconds - 10, timeout=timeout,
-                       on_progress=on_progress, mix=mix)
-        duration = time.monotonic() - t_load
-        alive = server.alive()
-        if alive:
-            end, waited = settle(server, base["fds"], settle_seconds)
-            samples.append(("end (idle)", st["sent"], duration, end))
-            say("%-14s %10d %9.1f %9.1f %6d %8d" % ("end (idle)", st["sent"], duration,
-                                                   end["rss"] / MB, end["fds"], end["threads"]))
-        else:
-            end, waited = None, 0.0
-    finally:
-        server.stop()
-    stderr = server.stderr_text()
-    if server_log:
-        Path(server_log).write_text(stderr)
-
-    # -- figures and verdict --------------------------------------------------------
-    tol = max(rss_tolerance_mb * MB, base["rss"] * rss_tolerance_pct / 100.0)
-    load_points = [(n, s["rss"]) for label, n, _, s in samples if label == "load"]
-    growth = linear_growth(load_points)
-    statuses = {int(k[7:]): v for k, v in st.items() if k.startswith("status:")}
-    answered = sum(statuses.values())
-    tracebacks = stderr.count("Traceback (most recent call last)")
-    # Exception lines (tracebacks from several threads may interleave; count the last lines).
-    exc_lines = collections.Counter(re.findall(
-        r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))(?::|$)", stderr, re.M))
-    checks = []
-
-    def check(ok, text):
-        checks.append((ok, text))
-
-    check(alive, "server still running at the end")
-    check(st["sent"] >= requests,
-          "requests sent: %d of %d (within --max-seconds %g)" % (st["sent"], requests, max_seconds))
-    check(st["missing"] == 0 and st["expected"] == answered,
-          "missing responses: %d (expected %d, answered %d)"
-          % (st["missing"], st["expected"], answered))
-    check(st["unexpected"] == 0, "responses with an unexpected status: %d" % st["unexpected"])
+def checks(f: dict[str, Any], cfg: Config) -> list[tuple[bool, str]]:
+    """The verdict, check by check: (passed, what was checked)."""
+    st, base, end = f["st"], f["start"], f["end"]
+    out = [(f["alive"], "server still running at the end"),
+           (st["sent"] >= cfg.requests, "requests sent: %d of %d (within --max-seconds %g)"
+            % (st["sent"], cfg.requests, cfg.max_seconds)),
+           (st["missing"] == 0 and st["expected"] == f["answered"],
+            "missing responses: %d (expected %d, answered %d)" % (st["missing"], st["expected"], f["answered"])),
+           (st["unexpected"] == 0, "responses with an unexpected status: %d" % st["unexpected"])]
     not_closed = sum(v for k, v in st.items() if k.startswith("not-closed:"))
-    check(not_closed == 0, "connections the server kept open after Connection: close or an "
-                           "error answer: %d" % not_closed)
-    client_problems = sum(v for k, v in st.items()
-                          if k.startswith(("client-", "client_")))
-    check(client_problems == 0, "client errors (connect failures, crashes): %d" % client_problems)
+    out.append((not_closed == 0, "connections the server kept open after Connection: close or an "
+                                 "error answer: %d" % not_closed))
+    client_problems = sum(v for k, v in st.items() if k.startswith(("client-", "client_")))
+    out.append((client_problems == 0, "client errors (connect failures, crashes): %d" % client_problems))
     if end is not None:
-        check(end["rss"] <= base["rss"] + tol,
-              "RSS flat: end %.1f MiB <= start %.1f MiB + %.1f MiB tolerance "
-              "(end - start = %+.1f MiB)"
-              % (end["rss"] / MB, base["rss"] / MB, tol / MB, (end["rss"] - base["rss"]) / MB))
-        check(growth <= tol, "no steady RSS growth under load: fitted growth over %d samples "
-                             "%+.2f MiB <= %.1f MiB" % (len(load_points), growth / MB, tol / MB))
-        check(end["fds"] <= base["fds"], "fds back to baseline: end %d <= start %d (after %.1f s)"
-              % (end["fds"], base["fds"], waited))
+        tol = f["tolerance"]
+        out.append((end["rss"] <= base["rss"] + tol,
+                    "RSS flat: end %.1f MiB <= start %.1f MiB + %.1f MiB tolerance (end - start = %+.1f MiB)"
+                    % (end["rss"] / MB, base["rss"] / MB, tol / MB, (end["rss"] - base["rss"]) / MB)))
+        out.append((f["growth"] <= tol, "no steady RSS growth under load: fitted growth over %d samples "
+                    "%+.2f MiB <= %.1f MiB" % (f["load_points"], f["growth"] / MB, tol / MB)))
+        out.append((end["fds"] <= base["fds"], "fds back to baseline: end %d <= start %d (after %.1f s)"
+                    % (end["fds"], base["fds"], f["waited"])))
+    warm_bad = [k for k in f["warm"] if k.startswith(("missing", "unexpected", "not-closed", "client"))]
+    if warm_bad:
+        out.append((False, "warm-up without missing/unexpected answers"))
+    return out
 
+
+def report(f: dict[str, Any], stderr: str, say: Callable[[str], None]) -> None:
+    """Responses by status, the problems by kind, the server's tracebacks."""
+    st, warm = f["st"], f["warm"]
     say("")
-    say("responses by status: " + ", ".join("%d: %d" % kv for kv in sorted(statuses.items())))
+    say("responses by status: " + ", ".join("%d: %d" % kv for kv in sorted(f["statuses"].items())))
     say("requests: %d sent (+%d warm-up) in %.1f s (%.0f/s); %d expected an answer, %d answered; "
         "%d invalid; %d aborted mid-request by the client; %d connections"
-        % (st["sent"], warm["sent"], duration, st["sent"] / max(duration, 1e-9), st["expected"],
-           answered, st["invalid"], st["aborted"], st["connections"]))
+        % (st["sent"], warm["sent"], f["duration"], st["sent"] / max(f["duration"], 1e-9), st["expected"],
+           f["answered"], st["invalid"], st["aborted"], st["connections"]))
     details = sorted(((k, v) for k, v in st.items()
                       if k.startswith(("missing:", "unexpected:", "not-closed:", "client"))),
                      key=lambda kv: (-kv[1], kv[0]))
     for k, v in details[:30]:
         say("  %s: %d" % (k, v))
     if len(details) > 30:
-        say("  ... and %d more kinds (%d in all)" % (len(details) - 30,
-                                                     sum(v for _, v in details[30:])))
-    warm_bad = {k: v for k, v in warm.items()
-                if k.startswith(("missing", "unexpected", "not-closed", "client"))}
+        say("  ... and %d more kinds (%d in all)" % (len(details) - 30, sum(v for _, v in details[30:])))
+    warm_bad = {k: v for k, v in warm.items() if k.startswith(("missing", "unexpected", "not-closed", "client"))}
     if warm_bad:
         say("warm-up problems: %s" % ", ".join(
             "%s: %d" % kv for kv in sorted(warm_bad.items(), key=lambda kv: -kv[1])[:10]))
-        check(False, "warm-up without missing/unexpected answers")
-    say("server tracebacks on stderr: %d%s" % (tracebacks, (" (" + ", ".join(
+    # Exception lines (tracebacks from several threads may interleave; count the last lines).
+    exc_lines = collections.Counter(re.findall(
+        r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))(?::|$)", stderr, re.M))
+    say("server tracebacks on stderr: %d%s" % (f["tracebacks"], (" (" + ", ".join(
         "%s x%d" % kv for kv in exc_lines.most_common(5)) + ")") if exc_lines else ""))
+
+
+def run(kind: str = "threading", requests: int = 200000, *, server_log: str | None = None,
+        out: TextIO | None = None, env: dict[str, str] | None = None, **settings: Any) -> dict[str, Any]:
+    """The whole soak (settings: Config's fields); a result dict with 'ok' and the figures."""
+    cfg = Config(kind=kind, requests=requests, **settings)
+    t0 = time.monotonic()
+    processes.raise_nofile(4096)
+
+    def say(text: str) -> None:
+        log(text, out)
+
+    with start_server(kind, env=env) as server:
+        server.wait_ready(30)
+        f = soak(server, cfg, t0, say)
+    stderr = server.log_text()
+    if server_log:
+        Path(server_log).write_text(stderr)
+    load_points = [(n, s["rss"]) for label, n, _, s in f["samples"] if label == "load"]
+    f.update(tolerance=max(cfg.rss_tolerance_mb * MB, f["start"]["rss"] * cfg.rss_tolerance_pct / 100.0),
+             growth=linear_growth(load_points), load_points=len(load_points),
+             statuses={int(k[7:]): v for k, v in f["st"].items() if k.startswith("status:")},
+             tracebacks=stderr.count("Traceback (most recent call last)"))
+    f["answered"] = sum(f["statuses"].values())
+    verdict = checks(f, cfg)
+    report(f, stderr, say)
     say("")
-    for ok, text in checks:
+    for ok, text in verdict:
         say("%s  %s" % ("PASS" if ok else "FAIL", text))
-    ok = all(c for c, _ in checks)
+    ok = all(c for c, _ in verdict)
     say("verdict: %s (%s server, %d requests, %.1f s)" % ("PASS" if ok else "FAIL", kind,
-                                                         st["sent"], time.monotonic() - t0))
-    result.update(ok=ok, sent=st["sent"], warmup_sent=warm["sent"], duration=duration,
-                  statuses=statuses, missing=st["missing"], unexpected=st["unexpected"],
-                  start=base, end=end, launch=first, growth=growth, tolerance=tol,
-                  samples=[(label, n, el, s) for label, n, el, s in samples],
-                  tracebacks=tracebacks, checks=checks)
-    return result
+                                                         f["st"]["sent"], time.monotonic() - t0))
+    st = f.pop("st")
+    return {"server": kind, "pid": server.pid, "requests_asked": requests, "ok": ok, "sent": st["sent"],
+            "warmup_sent": f.pop("warm")["sent"], "missing": st["missing"], "unexpected": st["unexpected"],
+            "checks": verdict, **f}
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--server", choices=SERVER_KINDS, default="threading")

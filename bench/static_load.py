@@ -27,21 +27,20 @@ here and ended here, by PID. No timing is asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import re
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen  # noqa: E402
+import processes  # noqa: E402
+import servers  # noqa: E402
+from tables import add_ratios, fmt_x, log, render, summarize  # noqa: E402
+
 SMALL, BIG = "4k.bin", "200m.bin"
 NGINX_CONF = """\
 worker_processes 1;
@@ -62,148 +61,102 @@ http {{
     }}
 }}
 """
+PORT = "<port>"     # in a Case's argv: the port it was given
+# fasthttp's LoopHTTPServer serving a directory (its CLI serves with ThreadingHTTPServer).
+LOOP_CODE = ("import functools, sys; from fasthttp import SimpleHTTPRequestHandler as H;"
+             "from fasthttp.loop import LoopHTTPServer;"
+             "H.protocol_version = sys.argv[3];"
+             "LoopHTTPServer(('127.0.0.1', int(sys.argv[1])),"
+             " type('H', (H,), {'__init__': lambda s, *a: H.__init__(s, *a,"
+             " directory=sys.argv[2])})).serve_forever()")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Case:
+    """One server of one case: how to start it, and whether wrk must ask to close."""
+
+    def __init__(self, name: str, argv: list[str], close_header: bool = False,
+                 cwd: Path = processes.REPO_ROOT) -> None:
+        self.name, self.argv, self.cwd, self.close_header = name, argv, cwd, close_header
+        self.port = processes.free_port()   # the CLIs print it, nginx and the loop do not
+
+    def start(self, root: Path) -> processes.ServerProcess:
+        """Started on CPU 0 (wrk and curl get CPU 1); its logging goes to /dev/null as the
+        CLIs' would to a terminal nobody reads."""
+        argv = [str(self.port) if a == PORT else a for a in self.argv]
+        if self.name == "nginx":
+            return servers.nginx_process(root, NGINX_CONF.format(root=root, port=self.port), self.port, cpu=0)
+        return processes.ServerProcess(self.name, processes.pinned(0, argv), port=self.port,
+                                       log=Path(os.devnull), cwd=self.cwd)
 
 
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited with %s" % proc.returncode)
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("server on port %d did not start" % port)
-
-
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
-class Server:
-    def __init__(self, name: str, argv: list[str], port: int, close_header: bool,
-                 cwd: Path = REPO_ROOT) -> None:
-        self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
-        self.close_header = close_header    # wrk must ask for "Connection: close"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(pinned(0, self.argv), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd=self.cwd)
-        wait_listening(self.port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-def make_servers(root: Path, keep_alive: bool, loop: bool,
-                 before: Path | None) -> list[Server]:
+def cases(keep_alive: bool, loop: bool, before: Path | None, www: str) -> list[Case]:
     py = sys.executable
-    www = str(root / "www")
     proto = ["-p", "HTTP/1.1"] if keep_alive else []
-    servers = []
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                      else None)
-    if nginx:
-        port = free_port()
-        conf = root / ("nginx-%d.conf" % port)
-        conf.write_text(NGINX_CONF.format(root=root, port=port))
-        servers.append(Server("nginx", [nginx, "-p", str(root), "-c", str(conf),
-                                        "-e", str(root / "nginx-error.log")],
-                              port, close_header=not keep_alive))
-    port = free_port()
-    servers.append(Server("http.server", [py, "-m", "http.server", str(port), "-b",
-                                          "127.0.0.1", "-d", www] + proto, port, False))
-    port = free_port()
-    servers.append(Server("fasthttp", [py, "-m", "fasthttp", str(port), "-b", "127.0.0.1",
-                                       "-d", www] + proto, port, False))
+    cli = [PORT, "-b", "127.0.0.1", "-d", www, *proto]
+    out = [Case("nginx", [], close_header=not keep_alive)] if servers.nginx_binary() else []
+    out += [Case("http.server", [py, "-m", "http.server", *cli]),
+            Case("fasthttp", [py, "-m", "fasthttp", *cli])]
     if before is not None:      # python -m imports fasthttp from its working directory
-        port = free_port()
-        servers.append(Server("fasthttp-before", [py, "-m", "fasthttp", str(port), "-b",
-                                                  "127.0.0.1", "-d", www] + proto, port, False,
-                              cwd=before))
+        out.append(Case("fasthttp-before", [py, "-m", "fasthttp", *cli], cwd=before))
     if loop:
-        port = free_port()
-        code = ("import functools, sys; from fasthttp import SimpleHTTPRequestHandler as H;"
-                "from fasthttp.loop import LoopHTTPServer;"
-                "H.protocol_version = sys.argv[3];"
-                "LoopHTTPServer(('127.0.0.1', int(sys.argv[1])),"
-                " type('H', (H,), {'__init__': lambda s, *a: H.__init__(s, *a,"
-                " directory=sys.argv[2])})).serve_forever()")
-        servers.append(Server("fasthttp-loop", [py, "-c", code, str(port), www,
-                                                "HTTP/1.1" if keep_alive else "HTTP/1.0"],
-                              port, False))
-    return servers
+        out.append(Case("fasthttp-loop", [py, "-c", LOOP_CODE, PORT, www,
+                                          "HTTP/1.1" if keep_alive else "HTTP/1.0"]))
+    return out
 
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+def wrk(srv: processes.ServerProcess, case: Case, seconds: float) -> tuple[float, float, int]:
+    """(req/s, server CPU microseconds per request, errors)"""
+    cpu_before = srv.cpu_seconds()
+    res = loadgen.run_wrk("wrk", f"http://127.0.0.1:{srv.port}/{SMALL}", connections=8, duration=seconds,
+                          headers=["Connection: close"] if case.close_header else [], cpu=1)
+    cpu = srv.cpu_seconds() - cpu_before
+    return res["rps"] or 0.0, (cpu / res["requests"] * 1e6 if res["requests"] else 0.0), res["errors"]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its children (nginx's worker), so far."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rpartition(")")[2].split()
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            children = [int(c) for c in f.read().split()]
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK + sum(map(cpu_seconds, children))
-
-
-def wrk(server: Server, seconds: float) -> tuple[float, float]:
-    """(req/s, server CPU microseconds per request)"""
-    assert server.proc is not None
-    cpu_before = cpu_seconds(server.proc.pid)
-    argv = ["wrk", "-t1", "-c8", "-d%gs" % seconds]
-    if server.close_header:
-        argv += ["-H", "Connection: close"]
-    out = subprocess.run(pinned(1, argv + ["http://127.0.0.1:%d/%s" % (server.port, SMALL)]),
-                         capture_output=True, text=True, timeout=seconds + 30).stdout
-    if re.search(r"Non-2xx|Socket errors: connect [1-9]", out):
-        print("    (%s: errors: %s)" % (server.name, " ".join(out.split()[-12:])))
-    cpu = cpu_seconds(server.proc.pid) - cpu_before
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    rate = float(match.group(1)) if match else 0.0
-    return rate, (cpu / (rate * seconds) * 1e6 if rate else 0.0)
-
-
-def download(server: Server) -> float:
+def download(srv: processes.ServerProcess) -> float:
     start = time.perf_counter()
-    subprocess.run(pinned(1, ["curl", "-sS", "--fail", "-o", "/dev/null",
-                              "http://127.0.0.1:%d/%s" % (server.port, BIG)]),
-                   check=True, timeout=300)
+    code, _, err = processes.run_bounded(processes.pinned(1, [
+        "curl", "-sS", "--fail", "-o", "/dev/null", f"http://127.0.0.1:{srv.port}/{BIG}"]), timeout=300)
+    if code != 0:
+        raise RuntimeError(f"curl failed ({code}): {err}")
     return time.perf_counter() - start
 
 
-def table(title: str, results: dict[str, list[float]], unit: str, higher_better: bool,
-          pick: Any = None) -> None:
-    pick = pick or (statistics.median if higher_better else min)
-    med = {name: pick(v) for name, v in results.items() if v}
-    print("\n%s" % title)
-    print("  %-14s %12s %10s %12s" % ("server", unit, "/ nginx", "/ http.server"))
-    def ratio(value: float, ref: str) -> str:
-        if ref not in med or not value:
-            return "-"
-        return "%.2fx" % (value / med[ref] if higher_better else med[ref] / value)
+def one_server(case: Case, keep_alive: bool, rnd: int, root: Path, duration: float) -> list[dict[str, Any]]:
+    """One server of one round: warm-up, the wrk run, and with keep-alive the download."""
+    label = "keep-alive" if keep_alive else "close"
+    with case.start(root) as srv:
+        srv.wait_ready(15)
+        wrk(srv, case, 1)                    # warm-up
+        rate, cpu, errors = wrk(srv, case, duration)
+        runs = [{"case": label, "server": case.name, "rps": rate, "cpu_us_per_req": cpu, "round": rnd + 1}]
+        log("  round %d %-10s %-15s %8.0f req/s %8.1f us CPU/request%s" % (
+            rnd + 1, label, case.name, rate, cpu, "  errors %d" % errors if errors else ""))
+        if keep_alive:
+            seconds = download(srv)
+            runs.append({"case": "download", "server": case.name, "seconds": seconds, "round": rnd + 1})
+            log("  round %d %-10s %-15s %8.2f s" % (rnd + 1, "download", case.name, seconds))
+    return runs
 
-    for name, value in med.items():
-        print("  %-14s %12.2f %10s %12s" % (name, value, ratio(value, "nginx"),
-                                              ratio(value, "http.server")))
+
+def table(title: str, rows: dict[str, dict[str, Any]], field: str, unit: str, higher_better: bool) -> None:
+    add_ratios(rows, field, ["nginx", "http.server"], higher_better=higher_better, key="vs")
+    cells = [[name, "%.2f" % row[field], *(fmt_x(row["vs"].get(ref)) for ref in ("nginx", "http.server"))]
+             for name, row in rows.items()]
+    log("\n" + title)
+    log(render(["server", unit, "/ nginx", "/ http.server"], cells))
+
+
+def make_files(root: Path, big_mb: int) -> None:
+    os.chmod(root, 0o755)       # nginx's worker runs as another user
+    (root / "www").mkdir(mode=0o755)
+    (root / "www" / SMALL).write_bytes(os.urandom(4096))
+    with open(root / "www" / BIG, "wb") as f:
+        block = os.urandom(1 << 20)
+        for _ in range(big_mb):
+            f.write(block)
+    for p in (root / "www").iterdir():
+        os.chmod(p, 0o644)
 
 
 def main() -> int:
@@ -221,63 +174,33 @@ def main() -> int:
     for tool in ("wrk", "curl"):
         if not shutil.which(tool):
             sys.exit("%s is not installed (apt-get install -y %s)" % (tool, tool))
-
-    root = Path(tempfile.mkdtemp(prefix="fasthttp-static-bench-"))
-    os.chmod(root, 0o755)       # nginx's worker runs as another user
-    (root / "www").mkdir(mode=0o755)
-    (root / "tmp").mkdir()
-    (root / "www" / SMALL).write_bytes(os.urandom(4096))
-    with open(root / "www" / BIG, "wb") as f:
-        block = os.urandom(1 << 20)
-        for _ in range(args.big_mb):
-            f.write(block)
-    for p in (root / "www").iterdir():
-        os.chmod(p, 0o644)
-    print("fasthttp bench: %s, Python %s, %d CPUs, %d round(s) x %g s" % (
-        root, sys.version.split()[0], os.cpu_count() or 1, args.rounds, args.duration))
-
-    close: dict[str, list[float]] = {}
-    keep: dict[str, list[float]] = {}
-    down: dict[str, list[float]] = {}
-    cpus: dict[tuple[bool, str], list[float]] = {}
-    started: list[Server] = []
-    try:
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="fasthttp-static-bench-") as tmp:
+        root = Path(tmp)
+        make_files(root, args.big_mb)
+        log("fasthttp bench: %s, Python %s, %d CPUs, %d round(s) x %g s" % (
+            root, sys.version.split()[0], os.cpu_count() or 1, args.rounds, args.duration))
         for rnd in range(args.rounds):
-            for keep_alive, results in ((False, close), (True, keep)):
-                servers = make_servers(root, keep_alive, args.loop, args.before)
-                servers = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-                for server in servers:
-                    started.append(server)
-                    server.start()
-                    try:
-                        wrk(server, 0.5)                    # warm-up
-                        rate, cpu = wrk(server, args.duration)
-                        results.setdefault(server.name, []).append(rate)
-                        cpus.setdefault((keep_alive, server.name), []).append(cpu)
-                        print("  round %d %-10s %-15s %8.0f req/s %8.1f us CPU/request" % (
-                            rnd + 1, "keep-alive" if keep_alive else "close",
-                            server.name, rate, cpu), flush=True)
-                        if keep_alive:
-                            seconds = download(server)
-                            down.setdefault(server.name, []).append(seconds)
-                            print("  round %d %-10s %-15s %8.2f s" % (
-                                rnd + 1, "download", server.name, seconds), flush=True)
-                    finally:
-                        server.stop()
-    finally:
-        for server in started:
-            server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            for keep_alive in (False, True):
+                order = cases(keep_alive, args.loop, args.before, str(root / "www"))
+                for case in order[rnd % len(order):] + order[:rnd % len(order)]:
+                    runs += one_server(case, keep_alive, rnd, root, args.duration)
+    rows = summarize([r for r in runs if r["case"] != "download"], by=("case", "server"),
+                     medians=("rps", "cpu_us_per_req"))
+    best = summarize([r for r in runs if r["case"] == "download"], by=("server",), medians=(),
+                     mins=("seconds",))
 
-    table("4 KB file, wrk -t1 -c8, a connection per request (median req/s)", close,
-          "req/s", True)
-    table("  the same, server CPU per request (median us; ratio > 1 = less CPU)",
-          {n: v for (k, n), v in cpus.items() if not k}, "us", False, statistics.median)
-    table("4 KB file, wrk -t1 -c8, keep-alive (median req/s)", keep, "req/s", True)
-    table("  the same, server CPU per request (median us; ratio > 1 = less CPU)",
-          {n: v for (k, n), v in cpus.items() if k}, "us", False, statistics.median)
-    table("%d MB download with curl (best seconds; ratio > 1 = faster)" % args.big_mb, down,
-          "seconds", False)
+    def of(case: str) -> dict[str, dict[str, Any]]:
+        return {k[1]: dict(v) for k, v in rows.items() if k[0] == case}
+
+    table("4 KB file, wrk -t1 -c8, a connection per request (median req/s)", of("close"), "rps", "req/s", True)
+    table("  the same, server CPU per request (median us; ratio > 1 = less CPU)", of("close"),
+          "cpu_us_per_req", "us", False)
+    table("4 KB file, wrk -t1 -c8, keep-alive (median req/s)", of("keep-alive"), "rps", "req/s", True)
+    table("  the same, server CPU per request (median us; ratio > 1 = less CPU)", of("keep-alive"),
+          "cpu_us_per_req", "us", False)
+    table("%d MB download with curl (best seconds; ratio > 1 = faster)" % args.big_mb,
+          {k[0]: v for k, v in best.items()}, "seconds", "seconds", False)
     return 0
 
 
