@@ -23,7 +23,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -311,7 +310,3 @@ class ServerProcess:
             self._log_text = self.log_text()
             self.log_path.unlink()
 
-
-def python_argv(script: Path | str, *args: str) -> list[str]:
-    """This Python running *script* (a bench/ file) with *args*."""
-    return [sys.executable, str(script), *args]

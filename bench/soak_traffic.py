@@ -11,6 +11,7 @@ request, invalid, aborted) are described in bench/soak.py's docstring.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing as mp
 import os
 import random
@@ -231,105 +232,81 @@ class Stats(collections.Counter):
             self["missing:%s:%s" % (why, scenario)] += n
 
 
-def scenario_keepalive(port, rng, st, timeout):
-    n = rng.randrange(20, 101)
+class Exchange:
+    """One connection of a scenario: the requests sent on it and their answers, counted; how
+    many answers are still due (what is missing if the connection fails)."""
+
+    def __init__(self, conn, st, scenario):
+        self.conn, self.st, self.scenario = conn, st, scenario
+        self.pending = 0
+
+    def ask(self, data, n=1, want=200, label=None):
+        """Send *data* (*n* requests) and read their *n* answers, each expected to be *want*."""
+        self.st["sent"] += n
+        self.st["expected"] += n
+        self.pending = n
+        self.conn.send(data)
+        for _ in range(n):
+            status, _ = self.conn.response()
+            self.pending -= 1
+            self.st.answered(status, want, label or self.scenario)
+
+
+@contextlib.contextmanager
+def exchange(port, timeout, st, scenario):
+    """A connection for *scenario*: answers that do not come are counted missing (by why:
+    timeout, reset, eof), and the connection is closed."""
     conn = Conn(port, timeout)
     st["connections"] += 1
-    pending = 0
+    ex = Exchange(conn, st, scenario)
     try:
-        for k in range(n):
-            last_close = k == n - 1 and rng.random() < 0.3
-            st["sent"] += 1
-            st["expected"] += 1
-            pending = 1
-            conn.send(_good(rng, last_close))
-            status, _ = conn.response()
-            pending = 0
-            st.answered(status, 200, "keepalive")
-        if last_close and not conn.closed_by_server():
-            st["not-closed:keepalive-connection-close"] += 1
+        yield ex
     except Missing as e:
-        st.missed(pending, str(e).split()[0], "keepalive")
+        st.missed(ex.pending, str(e).split()[0], scenario)
     finally:
         conn.close()
+
+
+def scenario_keepalive(port, rng, st, timeout):
+    n = rng.randrange(20, 101)
+    with exchange(port, timeout, st, "keepalive") as ex:
+        for k in range(n):
+            last_close = k == n - 1 and rng.random() < 0.3
+            ex.ask(_good(rng, last_close))
+        if last_close and not ex.conn.closed_by_server():
+            st["not-closed:keepalive-connection-close"] += 1
     return n
 
 
 def scenario_pipelined(port, rng, st, timeout):
-    conn = Conn(port, timeout)
-    st["connections"] += 1
     sent = 0
-    pending = 0
-    try:
+    with exchange(port, timeout, st, "pipelined") as ex:
         for _ in range(rng.randrange(1, 5)):
             depth = rng.randrange(2, 33)
-            batch = b"".join(_good(rng) for _ in range(depth))
-            st["sent"] += depth
-            st["expected"] += depth
             sent += depth
-            pending = depth
-            conn.send(batch)
-            for _ in range(depth):
-                status, _ = conn.response()
-                pending -= 1
-                st.answered(status, 200, "pipelined")
-    except Missing as e:
-        st.missed(pending, str(e).split()[0], "pipelined")
-    finally:
-        conn.close()
+            ex.ask(b"".join(_good(rng) for _ in range(depth)), n=depth)
     return sent
 
 
 def scenario_oneshot(port, rng, st, timeout):
-    conn = Conn(port, timeout)
-    st["connections"] += 1
-    st["sent"] += 1
-    st["expected"] += 1
-    try:
-        if rng.random() < 0.5:
-            conn.send(get(rng.randrange(1 << 20), close=True))
-        else:
-            conn.send(b"GET /oneshot HTTP/1.0\r\n\r\n")
-        status, _ = conn.response()
-        st.answered(status, 200, "oneshot")
-        if not conn.closed_by_server():
+    with exchange(port, timeout, st, "oneshot") as ex:
+        ex.ask(get(rng.randrange(1 << 20), close=True) if rng.random() < 0.5
+               else b"GET /oneshot HTTP/1.0\r\n\r\n")
+        if not ex.conn.closed_by_server():
             st["not-closed:oneshot"] += 1
-    except Missing as e:
-        st.missed(1, str(e).split()[0], "oneshot")
-    finally:
-        conn.close()
     return 1
 
 
 def scenario_invalid(port, rng, st, timeout):
     name, data, want = rng.choice(INVALID)
-    conn = Conn(port, timeout)
-    st["connections"] += 1
     good = rng.randrange(0, 4)
-    pending = 0
-    try:
+    with exchange(port, timeout, st, "invalid:" + name) as ex:
         for _ in range(good):
-            st["sent"] += 1
-            st["expected"] += 1
-            pending = 1
-            conn.send(_good(rng))
-            status, _ = conn.response()
-            pending = 0
-            st.answered(status, 200, "invalid-prefix")
-        st["sent"] += 1
-        st["expected"] += 1
+            ex.ask(_good(rng), label="invalid-prefix")
         st["invalid"] += 1
-        pending = 1
-        conn.send(data)
-        status, close = conn.response()
-        pending = 0
-        st.answered(status, want, "invalid:" + name)
-        if not conn.closed_by_server():
+        ex.ask(data, want=want)
+        if not ex.conn.closed_by_server():
             st["not-closed:" + name] += 1
-    except Missing as e:
-        st.missed(pending, str(e).split()[0], "invalid:" + name)
-    finally:
-        conn.close()
     return good + 1
 
 
