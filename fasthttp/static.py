@@ -6,9 +6,10 @@ in the MRO (fasthttp.server.SimpleHTTPRequestHandler uses it). It adds:
 - ``Range: bytes=...`` for GET (one range: ``a-b``, ``a-``, ``-n``): 206 with
   ``Content-Range``; 416 with ``Content-Range: bytes */size`` when the range
   lies past the end; ``If-Range`` with an HTTP-date (compared with the file's
-  Last-Modified; we send no ETag, so an entity-tag never matches). Several
-  ranges, a malformed header or another unit get the whole file (200), as
-  RFC 9110 14.2 allows. ``Accept-Ranges: bytes`` on every file response.
+  Last-Modified; we send no ETag, so an entity-tag never matches). A
+  position past 2**63 - 1 (a file offset's limit) is a 416, as nginx answers.
+  Several ranges, a malformed header or another unit get the whole file
+  (200), as RFC 9110 14.2 allows. ``Accept-Ranges: bytes`` on every file response.
   HEAD answers as GET without Range would (RFC 9110 defines ranges for GET
   only).
 - File bodies sent with ``os.sendfile`` when the handler writes straight to
@@ -138,7 +139,10 @@ class _FileRange:
 def _parse_range(value: str, size: int) -> Union[None, Literal[False], tuple[int, int]]:
     """One ``bytes=`` range against a file of ``size`` bytes: (start, end)
     inclusive; False if it cannot be satisfied (416); None to ignore the
-    header (not bytes, malformed, several ranges)."""
+    header (not bytes, malformed, several ranges). A position past the
+    largest file offset (2**63 - 1) cannot be satisfied either, as nginx
+    answers; leading zeros do not count (int() is never given more than
+    19 digits: it refuses a few thousand)."""
     unit, sep, spec = value.partition("=")
     if not sep or unit.strip(" \t").lower() != "bytes":
         return None
@@ -149,18 +153,31 @@ def _parse_range(value: str, size: int) -> Union[None, Literal[False], tuple[int
     if not sep or not _digits(last, allow_empty=True) or \
             not _digits(first, allow_empty=True) or not (first or last):
         return None
+    start, stop = _offset(first or "0"), _offset(last or "0")
+    if start is None or stop is None:
+        return False                            # past any file: 416, as nginx
     if not first:                               # -n: the last n bytes
-        suffix = int(last)
-        if suffix == 0 or size == 0:
+        if stop == 0 or size == 0:
             return False
-        return max(size - suffix, 0), size - 1
-    start = int(first)
-    if last and int(last) < start:
+        return max(size - stop, 0), size - 1
+    if last and stop < start:
         return None                             # invalid: ignore
     if start >= size:
         return False
-    end = size - 1 if not last else min(int(last), size - 1)
+    end = size - 1 if not last else min(stop, size - 1)
     return start, end
+
+
+_MAX_OFFSET = (1 << 63) - 1     # off_t's largest value: nginx refuses more
+
+
+def _offset(digits: str) -> Optional[int]:
+    """A byte position written in ASCII digits; None past _MAX_OFFSET."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(_MAX_OFFSET)):
+        return None
+    value = int(significant or "0")
+    return value if value <= _MAX_OFFSET else None
 
 
 def _digits(text: str, allow_empty: bool) -> bool:
