@@ -12,6 +12,9 @@ in the MRO (fasthttp.server.SimpleHTTPRequestHandler uses it). It adds:
   (200), as RFC 9110 14.2 allows. ``Accept-Ranges: bytes`` on every file response.
   HEAD answers as GET without Range would (RFC 9110 defines ranges for GET
   only).
+- Regular files only: a FIFO, a device or a socket in the directory gets
+  the answer for a missing file (404, as nginx), never an open() that
+  waits for a FIFO's writer or a body that never ends.
 - File bodies sent with ``os.sendfile`` when the handler writes straight to
   a plain TCP/Unix socket (fasthttp's SocketWriter, or socketserver's
   unbuffered writer); TLS, a buffered wfile or a platform without sendfile
@@ -39,6 +42,7 @@ import select
 import shutil
 import socket
 import socketserver
+import stat
 import sys
 import urllib.parse
 from http import HTTPStatus
@@ -184,6 +188,16 @@ def _digits(text: str, allow_empty: bool) -> bool:
     return (not text and allow_empty) or (text.isascii() and text.isdigit())
 
 
+def _open_nonblocking(path: str, flags: int) -> int:
+    """open()'s opener: O_NONBLOCK, so that opening a FIFO with no writer
+    returns at once instead of waiting for one (send_head then refuses it);
+    a regular file reads as it would without the flag."""
+    return os.open(path, flags | _O_NONBLOCK)
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
 def _writer_types() -> tuple[type, ...]:
     """The wfile types that write straight to the socket, holding back at
     most a header block that flush() sends."""
@@ -247,12 +261,18 @@ class FileServing:
             me.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         try:
-            f = open(path, "rb")
+            f = open(path, "rb", opener=_open_nonblocking)
         except OSError:
             me.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         try:
             fs = os.fstat(f.fileno())
+            if not stat.S_ISREG(fs.st_mode):
+                # A FIFO, a device, a socket: nothing a Content-Length can
+                # describe, and reading one could wait forever. nginx: 404.
+                f.close()
+                me.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
             if self._fh_not_modified(fs.st_mtime):
                 me.send_response(HTTPStatus.NOT_MODIFIED)
                 me.end_headers()

@@ -391,6 +391,40 @@ def test_tls_falls_back_to_copyfileobj(root, tmp_path, sendfile_calls):
     assert sendfile_calls == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_fifo_and_device_answer_as_a_missing_file(tmp_path, server):
+    # open() of a FIFO waits for a writer: the request's thread, or the whole
+    # loop, would wait forever. nginx answers 404 for what is not a regular
+    # file; so do we, the missing-file answer, and serve others meanwhile.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "zero").symlink_to("/dev/zero")        # a character device
+    (tmp_path / "hello.txt").write_bytes(b"hello")
+    httpd, thread = _start(SERVERS[server], OURS, tmp_path)
+    port = httpd.server_address[1]
+    try:
+        with socket.create_connection(httpd.server_address, timeout=5) as hostile:
+            hostile.sendall(b"GET /fifo HTTP/1.1\r\nHost: x\r\n\r\n")
+            threading.Event().wait(0.2)             # its request is read first
+            with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=3)) as c:
+                assert get(port, "/hello.txt", conn=c)[2] == b"hello"
+            answer = http.client.HTTPResponse(hostile)
+            answer.begin()
+            missing = get(port, "/missing")
+            assert (answer.status, answer.read()) == (404, missing[2])
+            assert [(k, v) for k, v in answer.getheaders() if k != "Date"] == \
+                [(k, v) for k, v in missing[1].items() if k != "Date"]
+        for path in ("/zero", "/fifo"):
+            assert get(port, path)[::2] == (404, missing[2])
+    finally:
+        try:        # a server stuck in open() waits for a writer: be one
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        _stop(httpd, thread)
+
+
 def test_curl_resumes_a_download(port, tmp_path):
     curl = shutil.which("curl")
     if curl is None:
