@@ -63,6 +63,7 @@ _index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 _QUEUED_BODY_LIMIT = 64 * 1024
 
 _SENDFILE_CHUNK = 1 << 30       # bytes per sendfile() call at most
+_COPY_CHUNK = 64 * 1024         # bytes per read() where the body is copied (as shutil)
 
 # Memos for the pure per-request computations, used only while the hook is
 # http.server's own (a subclass's override is always called): the file path
@@ -373,14 +374,14 @@ class FileServing:
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
         """http.server's copyfile, with os.sendfile where it can: a regular
-        file to a socket this handler writes straight to (not TLS)."""
+        file to a socket this handler writes straight to (not TLS).
+
+        A body whose Content-Length send_head gave is never more or fewer
+        bytes than that on an open connection, however the file changes
+        meanwhile: at most that many are sent, and where the file ended
+        first the connection is closed."""
         body = self._fh_body
         self._fh_body = None
-        if _sendfile is None or outputfile is not self.wfile or \
-                type(outputfile) not in _writer_types() or \
-                type(self.connection) is not socket.socket:
-            shutil.copyfileobj(source, outputfile)
-            return
         if type(source) is _FileRange:
             in_file: Any = source.file
             offset = in_file.tell()
@@ -390,30 +391,51 @@ class FileServing:
             offset = source.tell()
             count = body[1] - offset
         else:
+            shutil.copyfileobj(source, outputfile)      # not send_head's: as http.server
+            return
+        if outputfile is not self.wfile:
             shutil.copyfileobj(source, outputfile)
             return
         if count <= 0:
             return
-        if getattr(outputfile, "queueing", False):
-            # LoopHTTPServer: a small body joins the queued head in one
-            # send(); a large one is queued as a file, which the loop sends
-            # with sendfile as the client takes it (never waiting for it).
-            if count <= _QUEUED_BODY_LIMIT:
-                shutil.copyfileobj(source, outputfile)
-            else:
-                outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
+        if _sendfile is None or type(outputfile) not in _writer_types() or \
+                type(self.connection) is not socket.socket or \
+                (getattr(outputfile, "queueing", False) and count <= _QUEUED_BODY_LIMIT):
+            # TLS, a buffered or wrapped wfile, or (LoopHTTPServer) a small
+            # body, which joins the queued head in one send().
+            sent = _copy(source, outputfile, count)
+        elif getattr(outputfile, "queueing", False):
+            # LoopHTTPServer: a large body is queued as a file, which the loop
+            # sends with sendfile as the client takes it (never waiting for
+            # it); where the file ends early, the writer ends the connection.
+            outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
             return
-        sock = self.connection
-        timeout = sock.gettimeout()
-        if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does
-            timeout = getattr(outputfile, "io_timeout", None)
-        # A header block held back with MSG_MORE leaves with sendfile's
-        # first bytes (sendfile pushes when it ends).
-        sent = _send_file(sock.fileno(), in_file.fileno(), offset, count, timeout)
+        else:
+            sock = self.connection
+            timeout = sock.gettimeout()
+            if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does
+                timeout = getattr(outputfile, "io_timeout", None)
+            # A header block held back with MSG_MORE leaves with sendfile's
+            # first bytes (sendfile pushes when it ends).
+            sent = _send_file(sock.fileno(), in_file.fileno(), offset, count, timeout)
         if sent < count:
             # The file shrank after its Content-Length was sent: the client
             # cannot read the next response off this connection.
             self.close_connection = True
+
+
+def _copy(source: Any, outputfile: Any, count: int) -> int:
+    """Copy ``count`` bytes of source to outputfile, or fewer where source
+    ends first (never more: the file may have grown). Returns the bytes
+    copied."""
+    left = count
+    while left:
+        data = source.read(min(left, _COPY_CHUNK))
+        if not data:
+            break
+        outputfile.write(data)
+        left -= len(data)
+    return count - left
 
 
 def _send_file(out_fd: int, in_fd: int, offset: int, count: int,
