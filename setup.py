@@ -6,8 +6,10 @@ _response, and _sockio, which Cython compiles from fasthttp/sockio.py itself
 (copied to build/cython/, typed by fasthttp/_sockio.pxd).
 
 A failed build is an error: the message says what to install, or how to ask
-for the pure-Python path explicitly (FASTHTTP_NO_EXTENSIONS=1; the package then
-warns at import that it runs without its extension, unless FASTHTTP_PURE=1).
+for the pure-Python path explicitly (FASTHTTP_NO_EXTENSIONS=1). Such a build
+leaves fasthttp/_built_pure in the package, so that the import does not warn
+about the extension nobody expected; without that mark, a fasthttp running
+without its extension warns at import, unless FASTHTTP_PURE=1.
 FASTHTTP_CFLAGS adds flags to the compiler and the linker (sanitizers).
 Cython runs only when extensions are built, never on a plain import of this file.
 """
@@ -17,8 +19,10 @@ import shutil
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PURE_MARK = os.path.join("fasthttp", "_built_pure")   # fasthttp/_core.py reads it
 GENERATED = os.path.join("build", "cython")    # sockio.py's copy, compiled as _sockio
 
 HELP = """
@@ -91,5 +95,23 @@ class build_cython_ext(build_ext):
             raise SystemExit(HELP.format(error=exc)) from exc
 
 
+class build_py_marking_pure(build_py):
+    """A build asked to be pure (FASTHTTP_NO_EXTENSIONS=1) says so in the package."""
+
+    def run(self):
+        super().run()
+        mark = os.path.join(self.build_lib, PURE_MARK)
+        if os.environ.get("FASTHTTP_NO_EXTENSIONS") == "1":
+            with open(mark, "w") as f:
+                f.write("Built with FASTHTTP_NO_EXTENSIONS=1: pure Python, on request.\n")
+        elif os.path.exists(mark):
+            os.remove(mark)     # a pure build's, in a reused build directory
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = super().get_outputs(include_bytecode)
+        mark = os.path.join(self.build_lib, PURE_MARK)
+        return outputs + [mark] if os.environ.get("FASTHTTP_NO_EXTENSIONS") == "1" else outputs
+
+
 setup(ext_modules=[] if os.environ.get("FASTHTTP_NO_EXTENSIONS") == "1" else _extensions(),
-      cmdclass={"build_ext": build_cython_ext})
+      cmdclass={"build_ext": build_cython_ext, "build_py": build_py_marking_pure})

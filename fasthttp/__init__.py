@@ -6,6 +6,10 @@ or, to run unchanged code (wsgiref.simple_server, xmlrpc.server, your own
 `import http.server`) on fasthttp:
 
     import fasthttp; fasthttp.install()
+
+(PYTEST_DONT_REWRITE: pytest lists fasthttp for assertion rewriting, as every
+package that ships a pytest plugin; fasthttp is a library, not test code, and
+an import before pytest starts must not warn about it.)
 """
 import sys
 import types as _types

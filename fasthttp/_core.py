@@ -70,11 +70,13 @@ def implementation(modules: dict[str, ModuleType]) -> SimpleNamespace:
 
 _extension = load_extension()
 accelerated: bool = _extension is not None
-if not accelerated and not any(
+# A build asked to be pure (FASTHTTP_NO_EXTENSIONS=1) leaves this mark (setup.py).
+_BUILT_PURE = os.path.exists(os.path.join(os.path.dirname(__file__), "_built_pure"))
+if not accelerated and not _BUILT_PURE and not any(
         os.environ.get(var, "") in ("1", "true", "yes")
         for var in ("FASTHTTP_PURE", "FASTHTTP_NO_EXTENSIONS")):
-    # Never the slow path without knowing it (a pure-Python wheel from pip's
-    # cache, a build that was skipped): say so once, at import.
+    # Never the slow path without knowing it (an extension that does not
+    # load, a source tree never built): say so once, at import.
     warnings.warn(
         "fasthttp is running without its C extension (pure Python, several "
         "times slower). Reinstall with a C compiler available "

@@ -6,11 +6,15 @@ in the MRO (fasthttp.server.SimpleHTTPRequestHandler uses it). It adds:
 - ``Range: bytes=...`` for GET (one range: ``a-b``, ``a-``, ``-n``): 206 with
   ``Content-Range``; 416 with ``Content-Range: bytes */size`` when the range
   lies past the end; ``If-Range`` with an HTTP-date (compared with the file's
-  Last-Modified; we send no ETag, so an entity-tag never matches). Several
-  ranges, a malformed header or another unit get the whole file (200), as
-  RFC 9110 14.2 allows. ``Accept-Ranges: bytes`` on every file response.
+  Last-Modified; we send no ETag, so an entity-tag never matches). A
+  position past 2**63 - 1 (a file offset's limit) is a 416, as nginx answers.
+  Several ranges, a malformed header or another unit get the whole file
+  (200), as RFC 9110 14.2 allows. ``Accept-Ranges: bytes`` on every file response.
   HEAD answers as GET without Range would (RFC 9110 defines ranges for GET
   only).
+- Regular files only: a FIFO, a device or a socket in the directory gets
+  the answer for a missing file (404, as nginx), never an open() that
+  waits for a FIFO's writer or a body that never ends.
 - File bodies sent with ``os.sendfile`` when the handler writes straight to
   a plain TCP/Unix socket (fasthttp's SocketWriter, or socketserver's
   unbuffered writer); TLS, a buffered wfile or a platform without sendfile
@@ -38,6 +42,7 @@ import select
 import shutil
 import socket
 import socketserver
+import stat
 import sys
 import urllib.parse
 from http import HTTPStatus
@@ -58,6 +63,7 @@ _index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 _QUEUED_BODY_LIMIT = 64 * 1024
 
 _SENDFILE_CHUNK = 1 << 30       # bytes per sendfile() call at most
+_COPY_CHUNK = 64 * 1024         # bytes per read() where the body is copied (as shutil)
 
 # Memos for the pure per-request computations, used only while the hook is
 # http.server's own (a subclass's override is always called): the file path
@@ -138,7 +144,10 @@ class _FileRange:
 def _parse_range(value: str, size: int) -> Union[None, Literal[False], tuple[int, int]]:
     """One ``bytes=`` range against a file of ``size`` bytes: (start, end)
     inclusive; False if it cannot be satisfied (416); None to ignore the
-    header (not bytes, malformed, several ranges)."""
+    header (not bytes, malformed, several ranges). A position past the
+    largest file offset (2**63 - 1) cannot be satisfied either, as nginx
+    answers; leading zeros do not count (int() is never given more than
+    19 digits: it refuses a few thousand)."""
     unit, sep, spec = value.partition("=")
     if not sep or unit.strip(" \t").lower() != "bytes":
         return None
@@ -149,22 +158,45 @@ def _parse_range(value: str, size: int) -> Union[None, Literal[False], tuple[int
     if not sep or not _digits(last, allow_empty=True) or \
             not _digits(first, allow_empty=True) or not (first or last):
         return None
+    start, stop = _offset(first or "0"), _offset(last or "0")
+    if start is None or stop is None:
+        return False                            # past any file: 416, as nginx
     if not first:                               # -n: the last n bytes
-        suffix = int(last)
-        if suffix == 0 or size == 0:
+        if stop == 0 or size == 0:
             return False
-        return max(size - suffix, 0), size - 1
-    start = int(first)
-    if last and int(last) < start:
+        return max(size - stop, 0), size - 1
+    if last and stop < start:
         return None                             # invalid: ignore
     if start >= size:
         return False
-    end = size - 1 if not last else min(int(last), size - 1)
+    end = size - 1 if not last else min(stop, size - 1)
     return start, end
+
+
+_MAX_OFFSET = (1 << 63) - 1     # off_t's largest value: nginx refuses more
+
+
+def _offset(digits: str) -> Optional[int]:
+    """A byte position written in ASCII digits; None past _MAX_OFFSET."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(_MAX_OFFSET)):
+        return None
+    value = int(significant or "0")
+    return value if value <= _MAX_OFFSET else None
 
 
 def _digits(text: str, allow_empty: bool) -> bool:
     return (not text and allow_empty) or (text.isascii() and text.isdigit())
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    """open()'s opener: O_NONBLOCK, so that opening a FIFO with no writer
+    returns at once instead of waiting for one (send_head then refuses it);
+    a regular file reads as it would without the flag."""
+    return os.open(path, flags | _O_NONBLOCK)
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _writer_types() -> tuple[type, ...]:
@@ -230,12 +262,18 @@ class FileServing:
             me.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         try:
-            f = open(path, "rb")
+            f = open(path, "rb", opener=_open_nonblocking)
         except OSError:
             me.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         try:
             fs = os.fstat(f.fileno())
+            if not stat.S_ISREG(fs.st_mode):
+                # A FIFO, a device, a socket: nothing a Content-Length can
+                # describe, and reading one could wait forever. nginx: 404.
+                f.close()
+                me.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
             if self._fh_not_modified(fs.st_mtime):
                 me.send_response(HTTPStatus.NOT_MODIFIED)
                 me.end_headers()
@@ -336,14 +374,14 @@ class FileServing:
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
         """http.server's copyfile, with os.sendfile where it can: a regular
-        file to a socket this handler writes straight to (not TLS)."""
+        file to a socket this handler writes straight to (not TLS).
+
+        A body whose Content-Length send_head gave is never more or fewer
+        bytes than that on an open connection, however the file changes
+        meanwhile: at most that many are sent, and where the file ended
+        first the connection is closed."""
         body = self._fh_body
         self._fh_body = None
-        if _sendfile is None or outputfile is not self.wfile or \
-                type(outputfile) not in _writer_types() or \
-                type(self.connection) is not socket.socket:
-            shutil.copyfileobj(source, outputfile)
-            return
         if type(source) is _FileRange:
             in_file: Any = source.file
             offset = in_file.tell()
@@ -353,30 +391,51 @@ class FileServing:
             offset = source.tell()
             count = body[1] - offset
         else:
+            shutil.copyfileobj(source, outputfile)      # not send_head's: as http.server
+            return
+        if outputfile is not self.wfile:
             shutil.copyfileobj(source, outputfile)
             return
         if count <= 0:
             return
-        if getattr(outputfile, "queueing", False):
-            # LoopHTTPServer: a small body joins the queued head in one
-            # send(); a large one is queued as a file, which the loop sends
-            # with sendfile as the client takes it (never waiting for it).
-            if count <= _QUEUED_BODY_LIMIT:
-                shutil.copyfileobj(source, outputfile)
-            else:
-                outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
+        if _sendfile is None or type(outputfile) not in _writer_types() or \
+                type(self.connection) is not socket.socket or \
+                (getattr(outputfile, "queueing", False) and count <= _QUEUED_BODY_LIMIT):
+            # TLS, a buffered or wrapped wfile, or (LoopHTTPServer) a small
+            # body, which joins the queued head in one send().
+            sent = _copy(source, outputfile, count)
+        elif getattr(outputfile, "queueing", False):
+            # LoopHTTPServer: a large body is queued as a file, which the loop
+            # sends with sendfile as the client takes it (never waiting for
+            # it); where the file ends early, the writer ends the connection.
+            outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
             return
-        sock = self.connection
-        timeout = sock.gettimeout()
-        if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does
-            timeout = getattr(outputfile, "io_timeout", None)
-        # A header block held back with MSG_MORE leaves with sendfile's
-        # first bytes (sendfile pushes when it ends).
-        sent = _send_file(sock.fileno(), in_file.fileno(), offset, count, timeout)
+        else:
+            sock = self.connection
+            timeout = sock.gettimeout()
+            if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does
+                timeout = getattr(outputfile, "io_timeout", None)
+            # A header block held back with MSG_MORE leaves with sendfile's
+            # first bytes (sendfile pushes when it ends).
+            sent = _send_file(sock.fileno(), in_file.fileno(), offset, count, timeout)
         if sent < count:
             # The file shrank after its Content-Length was sent: the client
             # cannot read the next response off this connection.
             self.close_connection = True
+
+
+def _copy(source: Any, outputfile: Any, count: int) -> int:
+    """Copy ``count`` bytes of source to outputfile, or fewer where source
+    ends first (never more: the file may have grown). Returns the bytes
+    copied."""
+    left = count
+    while left:
+        data = source.read(min(left, _COPY_CHUNK))
+        if not data:
+            break
+        outputfile.write(data)
+        left -= len(data)
+    return count - left
 
 
 def _send_file(out_fd: int, in_fd: int, offset: int, count: int,

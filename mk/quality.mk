@@ -1,7 +1,7 @@
 # Static checks.
 #
 #   make lint          ruff check (Python) + cython-lint (.pyx/.pxd)
-#   make typecheck     mypy --strict fasthttp, and the typed handler in tests/typing_example.py
+#   make typecheck     mypy --strict fasthttp and its pytest plugin, and the typed handler in tests/typing_example.py
 
 QUALITY_TOOLS := $(VENV)/.quality-tools
 
@@ -12,7 +12,7 @@ $(QUALITY_TOOLS): $(VENV)/.installed mk/quality.mk
 	touch $@
 
 typecheck: $(QUALITY_TOOLS)
-	$(PY) -m mypy --strict fasthttp
+	$(PY) -m mypy --strict fasthttp _fasthttp_pytestplugin.py
 	$(PY) -m mypy --strict --follow-imports=silent tests/typing_example.py  # as a user sees fasthttp
 
 lint: $(QUALITY_TOOLS)

@@ -143,6 +143,33 @@ def test_unsatisfiable(port, path, spec, size):
         assert get(port, "/hello.txt", conn=c)[2] == b"Hello, world!\n"
 
 
+# Past off_t's largest value (2**63 - 1): nginx answers 416. Thousands of
+# digits, past int()'s own limit (4,300 since 3.11), must not reach int().
+HUGE = "9" * 5000
+ZEROS = "0" * 5000
+
+
+@pytest.mark.parametrize("spec", [
+    "bytes=%s-" % HUGE, "bytes=0-%s" % HUGE, "bytes=-%s" % HUGE, "bytes=%s-%s" % (HUGE, HUGE),
+    "bytes=%d-" % (1 << 63), "bytes=0-%d" % (1 << 63), "bytes=-%d" % (1 << 63),
+    "bytes=%d-" % ((1 << 63) - 1),                  # the largest offset: past this file
+], ids=["5000-digit-start", "5000-digit-end", "5000-digit-suffix", "5000-digit-both",
+        "2**63-start", "2**63-end", "2**63-suffix", "2**63-1-start"])
+def test_range_past_any_file_offset(port, spec):
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=10)) as c:
+        status, headers, body = get(port, "/data.bin", {"Range": spec}, conn=c)
+        assert (status, body) == (416, b"")
+        assert headers["Content-Range"] == "bytes */%d" % SIZE
+        assert get(port, "/hello.txt", conn=c)[2] == b"Hello, world!\n"
+
+
+def test_range_leading_zeros_do_not_count(port):
+    status, headers, body = get(port, "/data.bin", {"Range": "bytes=%s5-%s9" % (ZEROS, ZEROS)})
+    assert (status, body) == (206, DATA[5:10])
+    status, _, body = get(port, "/data.bin", {"Range": "bytes=-%s3" % ZEROS})
+    assert (status, body) == (206, DATA[-3:])
+
+
 @pytest.mark.parametrize("spec", [
     "bytes=abc", "bytes=5-1", "items=0-1", "bytes=", "bytes=-", "bytes=1-2-3",
     "bytes 0-1", "bytes=+1-2", "bytes=0x1-2", "bytes=\u00b9-2",
@@ -364,6 +391,40 @@ def test_tls_falls_back_to_copyfileobj(root, tmp_path, sendfile_calls):
     assert sendfile_calls == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_fifo_and_device_answer_as_a_missing_file(tmp_path, server):
+    # open() of a FIFO waits for a writer: the request's thread, or the whole
+    # loop, would wait forever. nginx answers 404 for what is not a regular
+    # file; so do we, the missing-file answer, and serve others meanwhile.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "zero").symlink_to("/dev/zero")        # a character device
+    (tmp_path / "hello.txt").write_bytes(b"hello")
+    httpd, thread = _start(SERVERS[server], OURS, tmp_path)
+    port = httpd.server_address[1]
+    try:
+        with socket.create_connection(httpd.server_address, timeout=5) as hostile:
+            hostile.sendall(b"GET /fifo HTTP/1.1\r\nHost: x\r\n\r\n")
+            threading.Event().wait(0.2)             # its request is read first
+            with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=3)) as c:
+                assert get(port, "/hello.txt", conn=c)[2] == b"hello"
+            answer = http.client.HTTPResponse(hostile)
+            answer.begin()
+            missing = get(port, "/missing")
+            assert (answer.status, answer.read()) == (404, missing[2])
+            assert [(k, v) for k, v in answer.getheaders() if k != "Date"] == \
+                [(k, v) for k, v in missing[1].items() if k != "Date"]
+        for path in ("/zero", "/fifo"):
+            assert get(port, path)[::2] == (404, missing[2])
+    finally:
+        try:        # a server stuck in open() waits for a writer: be one
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        _stop(httpd, thread)
+
+
 def test_curl_resumes_a_download(port, tmp_path):
     curl = shutil.which("curl")
     if curl is None:
@@ -401,6 +462,12 @@ def test_type_memo_follows_the_tables(root, port, monkeypatch):
     ("bytes=-", 10, None),
     ("bytes=1,2", 10, None),
     ("none", 10, None),
+    ("bytes=%d-" % ((1 << 63) - 1), 10, False),
+    ("bytes=%d-" % (1 << 63), 1 << 62, False),
+    ("bytes=0-%d" % (1 << 63), 10, False),
+    ("bytes=0-%d" % ((1 << 63) - 1), 10, (0, 9)),
+    ("bytes=%s1-%s2" % ("0" * 5000, "0" * 5000), 10, (1, 2)),
+    ("bytes=%s-" % ("1" * 5000), 10, False),
 ])
 def test_parse_range(value, size, want):
     assert static._parse_range(value, size) == want

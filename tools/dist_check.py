@@ -9,7 +9,10 @@
         `auditwheel show` + `auditwheel repair` it (Linux), check the repaired
         wheel is manylinux-tagged and holds the extension, install it into
         another fresh venv and run tools/test_installed.py against it.
-        The repaired wheel is copied to DIST.
+        The repaired wheel is copied to DIST. Then a pure wheel
+        (FASTHTTP_NO_EXTENSIONS=1): its import is quiet, and pytest in a
+        project of its own (filterwarnings = error) runs with the plugin in
+        the way of nothing, on a current pytest and on pytest 6.2.5.
 
 auditwheel is run by the Python running this script (the project's .venv).
 """
@@ -24,6 +27,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -35,7 +39,7 @@ SDIST_REQUIRED = [
     "fasthttp/_sockio.pxd", "fasthttp/head.py", "fasthttp/_head.pyx", "fasthttp/_head.pxd",
     "fasthttp/request.py", "fasthttp/_request.pyx", "fasthttp/response.py",
     "fasthttp/_response.pyx", "fasthttp/py.typed",
-    "fasthttp/_version.py", "fasthttp/server.py",
+    "fasthttp/_version.py", "fasthttp/server.py", "_fasthttp_pytestplugin.py",
     "tests/conftest.py", "tests/support.py", "tests/cpython_suite.py",
     "tests/data/requests/curl_get.http",  # the request corpus the tests read
     "tools/test_installed.py",
@@ -45,7 +49,8 @@ SDIST_FORBIDDEN = ["fasthttp/_head.c", "fasthttp/_request.c", "fasthttp/_respons
                    "fasthttp/_sockio.c"]
 
 WHEEL_REQUIRED = ["fasthttp/__init__.py", "fasthttp/py.typed", "fasthttp/sockio.py",
-                  "fasthttp/head.py", "fasthttp/request.py", "fasthttp/response.py"]
+                  "fasthttp/head.py", "fasthttp/request.py", "fasthttp/response.py",
+                  "_fasthttp_pytestplugin.py"]
 EXTENSION_MODULES = ["fasthttp/_sockio", "fasthttp/_head", "fasthttp/_request",
                      "fasthttp/_response"]
 
@@ -161,6 +166,8 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool)
               flush=True)
         if rc == 0:
             rc = _check_never_silently_pure(build_py, srcdir, tmp)
+        if rc == 0:
+            rc = _check_pytest_plugin(tmp)
         return rc
     finally:
         if keep:
@@ -169,16 +176,29 @@ def check_wheel(python: str, sdist: Path, outdir: Path, keep: bool, quick: bool)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _check_never_silently_pure(build_py: Path, srcdir: Path, tmp: Path) -> int:
-    """Without its extension, fasthttp is never slow without saying so:
-    a build without a working compiler fails, naming the way out; a pure
-    wheel (asked for with FASTHTTP_NO_EXTENSIONS=1, and then perhaps reused
-    from pip's cache on a machine with a compiler) warns at import."""
-    print("=== a build without a compiler, and a pure wheel reused", flush=True)
-    run([str(build_py), "-m", "pip", "install", "-q", "setuptools>=77", "wheel", "Cython>=3"])
-    env = dict(os.environ, CC="false", LDSHARED="false")
-    for var in ("PYTHONPATH", "FASTHTTP_NO_EXTENSIONS", "FASTHTTP_PURE"):
+def _quiet_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("PYTHONPATH", "FASTHTTP_NO_EXTENSIONS", "FASTHTTP_PURE",
+                "FASTHTTP_REQUIRE_EXTENSION", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         env.pop(var, None)
+    env.update(extra)
+    return env
+
+
+def _bindir_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _check_never_silently_pure(build_py: Path, srcdir: Path, tmp: Path) -> int:
+    """Without its extension, fasthttp is never slow without saying so, and
+    never says so when asked: a build without a working compiler fails,
+    naming the way out; a pure wheel (FASTHTTP_NO_EXTENSIONS=1) carries the
+    mark of that request and imports quietly; the same install without the
+    mark (as when an extension does not load) warns, unless FASTHTTP_PURE=1.
+    Leaves the pure install in tmp/venv-pure for _check_pytest_plugin."""
+    print("=== a build without a compiler, and a pure wheel", flush=True)
+    run([str(build_py), "-m", "pip", "install", "-q", "setuptools>=77", "wheel", "Cython>=3"])
+    env = _quiet_env(CC="false", LDSHARED="false")
     failed = subprocess.run(
         [str(build_py), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
          "-w", str(tmp / "nocc"), str(srcdir)], env=env, cwd=tmp,
@@ -193,22 +213,134 @@ def _check_never_silently_pure(build_py: Path, srcdir: Path, tmp: Path) -> int:
     pure = next((tmp / "pure").glob("*.whl"))
     py = _venv(tmp / "venv-pure", str(build_py))
     run([str(py), "-m", "pip", "install", "-q", str(pure)])
-    env = dict(os.environ)
-    for var in ("PYTHONPATH", "FASTHTTP_NO_EXTENSIONS", "FASTHTTP_PURE"):
-        env.pop(var, None)
-    probe = "import fasthttp; print(fasthttp.accelerated)"
-    warned = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
-                            env=env, cwd=tmp, capture_output=True, text=True)
-    chosen = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
-                            env=dict(env, FASTHTTP_PURE="1"), cwd=tmp,
-                            capture_output=True, text=True)
-    if warned.returncode == 0 or "without its C extension" not in warned.stderr \
-            or chosen.returncode != 0 or chosen.stdout.strip() != "False":
-        print("ERROR: a pure install is silent, or FASTHTTP_PURE=1 does not choose it:\n"
-              + warned.stderr[-1000:] + chosen.stderr[-1000:])
+    probe = ("import fasthttp, os; print(fasthttp.accelerated); "
+             "print(os.path.join(os.path.dirname(fasthttp.__file__), '_built_pure'))")
+    asked = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
+                           env=_quiet_env(), cwd=tmp, capture_output=True, text=True)
+    if asked.returncode != 0 or asked.stdout.split()[:1] != ["False"]:
+        print("ERROR: a pure wheel asked for with FASTHTTP_NO_EXTENSIONS=1 warns at import:\n"
+              + asked.stderr[-1000:])
         return 1
-    print("ok: the failed build names FASTHTTP_NO_EXTENSIONS=1; the pure wheel warns at "
-          "import; FASTHTTP_PURE=1 runs it quietly", flush=True)
+    mark = Path(asked.stdout.split("\n", 1)[1].strip())
+    saved = mark.read_bytes()
+    mark.unlink()
+    try:
+        warned = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
+                                env=_quiet_env(), cwd=tmp, capture_output=True, text=True)
+        chosen = subprocess.run([str(py), "-W", "error::RuntimeWarning", "-c", probe],
+                                env=_quiet_env(FASTHTTP_PURE="1"), cwd=tmp,
+                                capture_output=True, text=True)
+    finally:
+        mark.write_bytes(saved)
+    if warned.returncode == 0 or "without its C extension" not in warned.stderr \
+            or chosen.returncode != 0 or chosen.stdout.split()[:1] != ["False"]:
+        print("ERROR: without the mark a pure install is silent, or FASTHTTP_PURE=1 does not "
+              "choose it:\n" + warned.stderr[-1000:] + chosen.stderr[-1000:])
+        return 1
+    print("ok: the failed build names FASTHTTP_NO_EXTENSIONS=1; the pure wheel it asks for "
+          "imports quietly; without its mark it warns; FASTHTTP_PURE=1 runs it quietly",
+          flush=True)
+    return 0
+
+
+# A project of someone else's, with fasthttp in its environment: warnings are errors.
+_PROJECT_FILES = {
+    "pytest.ini": "[pytest]\nfilterwarnings = error\n",
+    "test_a_plain.py": """\
+import sys
+
+
+def test_nothing_of_fasthttp_imported():
+    assert "_fasthttp_pytestplugin" in sys.modules      # loaded by its entry point
+    assert not [m for m in sys.modules if m == "fasthttp" or m.startswith("fasthttp.")]
+""",
+    "test_b_bench.py": """\
+from http.server import BaseHTTPRequestHandler
+
+
+class Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_socketless(http_bench_socketless):
+    assert http_bench_socketless(Hello)(b"GET / HTTP/1.0\\r\\n\\r\\n").endswith(b"hi")
+
+
+def test_socket(http_bench_socket):
+    assert http_bench_socket(Hello)(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n").endswith(b"hi")
+
+
+def test_pure_and_not_rewritten():
+    import fasthttp
+    import fasthttp.server
+    assert fasthttp.accelerated is False
+    for module in (fasthttp, fasthttp.server):
+        assert type(module.__loader__).__name__ != "AssertionRewritingHook", module
+""",
+}
+
+
+def _check_pytest_plugin(tmp: Path) -> int:
+    """fasthttp's pytest plugin stays out of the way, with the pure install
+    of _check_never_silently_pure and a project whose warnings are errors:
+    pytest starts, nothing of fasthttp is imported until a fixture asks,
+    the fixtures pass, fasthttp is not rewritten, and fasthttp imported
+    before pytest starts brings no "cannot be rewritten" warning. Then on
+    pytest 6.2.5 (older than the plugin's floor, 7.0), pytest does not
+    crash: the plugin does nothing and says so in the header."""
+    print("=== the pytest plugin, in another project (pure install, warnings are errors)",
+          flush=True)
+    py = _bindir_python(tmp / "venv-pure")
+    project = tmp / "project"
+    project.mkdir()
+    for name, text in _PROJECT_FILES.items():
+        (project / name).write_text(text)
+    run([str(py), "-m", "pip", "install", "-q", "pytest>=7.0"])
+
+    def pytest_run(*args: str, code: Optional[str] = None) -> subprocess.CompletedProcess[str]:
+        cmd = [str(py), "-m", "pytest", "-p", "no:cacheprovider", *args] if code is None \
+            else [str(py), "-c", code]
+        out = subprocess.run(cmd, cwd=project, env=_quiet_env(), capture_output=True, text=True)
+        print(f"+ {' '.join(cmd[1:])}: exit {out.returncode}", flush=True)
+        return out
+
+    checks = [
+        ("current pytest, the plugin's fixtures", pytest_run("-q"), "7 passed"),
+        ("fasthttp imported before pytest starts",
+         pytest_run(code="import fasthttp, pytest, sys; "
+                         "sys.exit(pytest.main(['-p', 'no:cacheprovider', '-q', "
+                         "'test_b_bench.py']))"),
+         "6 passed"),
+    ]
+    run([str(py), "-m", "pip", "install", "-q", "pytest==6.2.5"])
+    (project / "test_c_trivial.py").write_text("def test_trivial():\n    pass\n")
+    if pytest_run("-p", "no:_fasthttp_pytestplugin", "test_c_trivial.py").returncode != 0:
+        print("note: pytest 6.2.5 does not run on this Python even without fasthttp's "
+              "plugin: its check is skipped here", flush=True)
+    else:
+        checks.append(("pytest 6.2.5", pytest_run("test_a_plain.py"),
+                       "fasthttp: pytest plugin inactive (it needs pytest>=7.0; this is 6.2.5)"))
+    failed = False
+    for title, out, expected in checks:
+        text = out.stdout + out.stderr
+        if out.returncode != 0 or expected not in text or "cannot be rewritten" in text:
+            failed = True
+            print(f"ERROR: {title}: exit {out.returncode}, expected {expected!r}:\n"
+                  + text[-3000:], flush=True)
+    if failed:
+        return 1
+    print("ok: with a pure install and filterwarnings = error, pytest starts, imports nothing "
+          "of fasthttp until a fixture asks, passes, and rewrites nothing of fasthttp; "
+          "pytest 6.2.5 runs with the plugin inactive", flush=True)
     return 0
 
 

@@ -1,8 +1,7 @@
-"""pytest plugin: run your own http.server handler on http.server and on fasthttp.
+"""The benchmark kit for your own handlers: run an http.server handler on
+http.server and on fasthttp, socketless or over 127.0.0.1.
 
-Registered through the ``pytest11`` entry point, so installing fasthttp makes
-its fixtures available (``-p no:fasthttp.pytest_plugin`` turns it off). A
-handler class written against ``http.server`` runs unchanged on each
+A handler class written against ``http.server`` runs unchanged on each
 implementation:
 
 - ``"stdlib"``: the class as it is, on ``http.server.ThreadingHTTPServer``;
@@ -11,22 +10,15 @@ implementation:
   methods first, then fasthttp's hot path), on ``fasthttp.ThreadingHTTPServer``;
 - ``"fasthttp-loop"``: the same class on ``fasthttp.LoopHTTPServer``.
 
-Two fixtures, each parametrized over those names, so that every test using
-one runs once per implementation::
-
-    def test_hello(benchmark, http_bench_socket):
-        send = http_bench_socket(Hello)        # a server on 127.0.0.1, stopped after the test
-        response = benchmark(send, b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-        assert response.startswith(b"HTTP/1.1 200")
-
-- ``http_bench_socket(handler)`` starts the implementation's server on
-  127.0.0.1 (port 0) in a thread and returns a client: calling it with the raw
-  bytes of ONE request sends them and returns the raw bytes of the response
-  (keep-alive connections are reused). The client runs in the test's process,
-  so it shares the GIL with the server: fine for comparing implementations on
-  your code, but for numbers you publish, put the client in its own process
-  (wrk, or ``bench/load.py`` in fasthttp's repository).
-- ``http_bench_socketless(handler)`` (stdlib and fasthttp only: no server
+- ``BenchServer(handler, impl)`` starts the implementation's server on
+  127.0.0.1 (port 0) in a thread; ``.client()`` gives a ``BenchClient``:
+  calling it with the raw bytes of ONE request sends them and returns the
+  raw bytes of the response (keep-alive connections are reused). The client
+  runs in the caller's process, so it shares the GIL with the server: fine
+  for comparing implementations on your code, but for numbers you publish,
+  put the client in its own process (wrk, or ``bench/load.py`` in
+  fasthttp's repository).
+- ``run_socketless(handler, impl)`` (stdlib and fasthttp only: no server
   class plays a part) returns a function that feeds raw request bytes to a
   new handler instance over ``io.BytesIO`` rfile/wfile, runs ``handle()``
   (every request in the bytes, pipelined ones too) and returns what it
@@ -38,13 +30,11 @@ Both accept a handler class or a ``functools.partial`` of one (e.g.
 ``partial(SimpleHTTPRequestHandler, directory=...)``). Logging is the
 handler's: http.server writes a line to stderr per request; override
 ``log_message`` to measure without it. A handler that derives from fasthttp's
-classes cannot run on http.server: its "stdlib" runs are skipped.
+classes cannot run on http.server (``handler_class`` raises TypeError).
 
-When pytest-benchmark timed such tests, the terminal summary ends with the
-stdlib/fasthttp ratio of their medians, per test (the plugin never imports
-pytest-benchmark: it reads the ``benchmark`` fixture's results if the test
-used it). Each ``benchmark`` without a group of its own gets one per test and
-transport, so pytest-benchmark's table lists the implementations together.
+fasthttp's pytest plugin (the top-level ``_fasthttp_pytestplugin`` module)
+wraps these in the ``http_bench_socket`` and ``http_bench_socketless``
+fixtures. This module needs no pytest.
 """
 
 from __future__ import annotations
@@ -52,33 +42,20 @@ from __future__ import annotations
 import functools
 import http.client
 import http.server as _stdlib
-import importlib
 import io
 import socket
 import threading
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 
 from fasthttp import server as _fast
 from fasthttp.loop import LoopHTTPServer
 
-# Not a plain `import pytest`: mypy would read pytest's source, and pytest 9's
-# needs Python 3.10 while this package is type-checked as 3.9 code.
-pytest: Any = importlib.import_module("pytest")
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _decorator(decorator: Any) -> Callable[[_F], _F]:
-    """pytest's decorators, typed: they return the function they are given."""
-    typed: Callable[[_F], _F] = decorator
-    return typed
-
-
 __all__ = [
     "IMPLEMENTATIONS", "SOCKETLESS_IMPLEMENTATIONS", "SERVER_CLASSES",
     "handler_class", "run_socketless", "BenchServer", "BenchClient",
-    "http_bench_socket", "http_bench_socketless",
 ]
 
+# (_fasthttp_pytestplugin spells these out too, to import nothing of fasthttp.)
 IMPLEMENTATIONS = ("stdlib", "fasthttp", "fasthttp-loop")
 SOCKETLESS_IMPLEMENTATIONS = ("stdlib", "fasthttp")
 SERVER_CLASSES: dict[str, type[_stdlib.HTTPServer]] = {
@@ -322,106 +299,3 @@ class BenchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# -- fixtures ------------------------------------------------------------------
-
-class _Starter:
-    """What the fixtures return: call it with a handler; ``.impl`` says which
-    implementation this run of the test is."""
-
-    def __init__(self, impl: str, start: Callable[..., Callable[[bytes], bytes]]) -> None:
-        self.impl = impl
-        self._start = start
-
-    def __call__(self, handler: Any, **kwargs: Any) -> Callable[[bytes], bytes]:
-        try:
-            return self._start(handler, **kwargs)
-        except TypeError as exc:
-            if self.impl == "stdlib" and "cannot run on http.server" in str(exc):
-                pytest.skip(str(exc))
-            raise
-
-
-_RECORDS = pytest.StashKey[list[tuple[str, str, str, Any]]]()
-
-
-def _record(request: Any, transport: str, impl: str) -> None:
-    """Remember the test's benchmark fixture (if it uses pytest-benchmark's)
-    for the ratio summary, and group its runs of the implementations."""
-    if "benchmark" not in request.fixturenames:
-        return
-    bench = request.getfixturevalue("benchmark")
-    node = request.node
-    params = getattr(getattr(node, "callspec", None), "params", {})
-    others = ",".join(f"{k}={v!r}"[:40] for k, v in sorted(params.items())
-                      if k != request.fixturename)
-    label = node.nodeid.split("[", 1)[0] + (f"[{others}]" if others else "")
-    if getattr(bench, "group", "") is None:
-        bench.group = f"{label} ({transport})"
-    request.config.stash.setdefault(_RECORDS, []).append((label, transport, impl, bench))
-
-
-@_decorator(pytest.fixture(params=IMPLEMENTATIONS))
-def http_bench_socket(request: Any) -> Any:
-    """Start a handler on this run's implementation (127.0.0.1, a thread);
-    returns a client: raw request bytes -> raw response bytes. See the
-    fasthttp.pytest_plugin module documentation."""
-    impl: str = request.param
-    servers: list[BenchServer] = []
-
-    def start(handler: Any, **server_attrs: Any) -> BenchClient:
-        s = BenchServer(handler, impl, **server_attrs)
-        servers.append(s)
-        return s.client()
-
-    _record(request, "socket", impl)
-    try:
-        yield _Starter(impl, start)
-    finally:
-        for s in servers:
-            s.close()
-
-
-@_decorator(pytest.fixture(params=SOCKETLESS_IMPLEMENTATIONS))
-def http_bench_socketless(request: Any) -> Any:
-    """A handler on this run's implementation, without a socket; returns a
-    function: raw request bytes -> what the handler wrote."""
-    impl: str = request.param
-    _record(request, "socketless", impl)
-
-    def start(handler: Any, server: Any = None) -> Callable[[bytes], bytes]:
-        return run_socketless(handler, impl, server)
-
-    return _Starter(impl, start)
-
-
-def _median(bench: Any) -> Optional[float]:
-    try:
-        value = bench.stats["median"]
-    except Exception:       # not run, disabled, or a pytest-benchmark we do not know
-        return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
-
-
-@_decorator(pytest.hookimpl(trylast=True))
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
-    records = config.stash.get(_RECORDS, [])
-    medians: dict[tuple[str, str], dict[str, float]] = {}
-    for label, transport, impl, bench in records:
-        m = _median(bench)
-        if m is not None:
-            medians.setdefault((label, transport), {})[impl] = m
-    lines = []
-    for (label, transport), by_impl in medians.items():
-        base = by_impl.get("stdlib")
-        if base is None:
-            continue
-        ratios = [f"{impl} {base / t:.2f}x" for impl, t in by_impl.items() if impl != "stdlib"]
-        if ratios:
-            lines.append(f"{label} ({transport}): " + ", ".join(ratios))
-    if lines:
-        terminalreporter.write_sep("-", "fasthttp vs http.server: stdlib median / median "
-                                        "(above 1: faster than http.server)")
-        for line in lines:
-            terminalreporter.write_line(line)
