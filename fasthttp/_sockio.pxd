@@ -74,6 +74,8 @@ cdef class SocketReader:
     cdef public object io_timeout
     cdef public Py_ssize_t _taken
     cdef public Py_ssize_t _body_mark
+    cdef public object on_block
+    cdef int _nowait
 
     cpdef end_head(self)
 
@@ -85,6 +87,8 @@ cdef class SocketReader:
 
     cpdef Py_ssize_t _fill(self) except -1
     cdef Py_ssize_t _recv_more(self) except -1
+    cdef Py_ssize_t _recv_nowait(self) except -2
+    cdef Py_ssize_t _recv_waiting(self, bint poll) except -1
 
     @cython.locals(start=Py_ssize_t)
     cdef bytes _take(self, Py_ssize_t n)
@@ -116,9 +120,13 @@ cdef class SocketWriter:
     cdef public bint holding
     cdef Py_ssize_t _limit
     cdef public object io_timeout
+    cdef public object on_block
+    cdef public bint loop_owned
 
     cdef _send(self, data, int flags)
     cdef _hold(self, data, Py_ssize_t n)
     cdef _send_pending(self)
+    cdef _wait_sent(self, Py_ssize_t left)
+    cdef bint _send_file(self, item) except -1
     cpdef push(self)
     cpdef bint send_some(self) except -1

@@ -298,6 +298,7 @@ class LoopHTTPServer(HTTPServer):
             return None
         handler.wfile.io_timeout = self.io_timeout     # only past max_output_buffer
         handler.wfile.start_queueing(self.max_output_buffer)
+        handler.wfile.loop_owned = True
         handler.close_connection = True
         return handler
 
