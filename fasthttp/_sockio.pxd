@@ -78,6 +78,7 @@ cdef class SocketReader:
     cdef int _nowait
 
     cpdef end_head(self)
+    cpdef bytes look(self, Py_ssize_t start, Py_ssize_t end)
 
     @cython.locals(cap=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t, used=Py_ssize_t)
     cdef _make_room(self)

@@ -300,6 +300,15 @@ class SocketReader:
         found: int = self._storage.find(sub, start + offset, self._end)
         return found - start if found >= 0 else -1
 
+    def look(self, start: int, end: int) -> bytes:
+        """A copy of the buffered bytes [start, end), counted from the first
+        unread one, without reading them (an event loop looking ahead)."""
+        base = self._start
+        end = min(end, self._end - base)
+        if end <= start:
+            return b""
+        return bytes(self._view[base + start:base + end])
+
     def fill_nowait(self) -> int:
         """For an event loop: one recv that does not wait. Returns the byte
         count, 0 at EOF, -1 when nothing was ready."""
