@@ -117,6 +117,7 @@ cdef class SocketWriter:
     cdef int _dontwait
     cdef list _pending
     cdef Py_ssize_t _pending_bytes
+    cdef Py_ssize_t _file_bytes
     cdef public bint queueing
     cdef public bint holding
     cdef Py_ssize_t _limit
@@ -130,4 +131,4 @@ cdef class SocketWriter:
     cdef _wait_sent(self, Py_ssize_t left)
     cdef bint _send_file(self, item) except -1
     cpdef push(self)
-    cpdef bint send_some(self) except -1
+    cpdef bint send_some(self, bint ready=*) except -1

@@ -90,7 +90,7 @@ class Connection:
     __slots__ = ("sock", "fd", "address", "handler", "rfile", "wfile", "deadline",
                  "recv_deadline", "send_deadline", "events", "scanned", "reading_body", "body_scan",
                  "closing", "detached", "tls", "handshaking", "idle_timeout", "failed",
-                 "__weakref__")
+                 "queued", "__weakref__")
 
     def __init__(self, sock: socket.socket, address: Any) -> None:
         self.sock = sock
@@ -113,6 +113,7 @@ class Connection:
         self.tls = type(sock) is not socket.socket
         self.handshaking = False
         self.failed = False     # the handler raised (the error hook has heard it)
+        self.queued = 0         # its output queued in memory, as last counted
         # What the socket's timeout is while the engine has it (a handler
         # sees a blocking socket, as with http.server): None for plain TCP
         # (the engine passes MSG_DONTWAIT), 0.0 for TLS (which takes no flags).
@@ -137,11 +138,15 @@ class Engine:
         self._accept_paused_until = 0.0
         self._next_sweep = 0.0
         self._sweep_interval = 1.0      # shorter for handlers with a short `timeout`
+        # Output queued in memory, all connections (the leader's count, made
+        # exact again at each sweep).
+        self.queued_memory = 0
         self._listener = server.socket.fileno()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._classic = _ClassicThreads(server, max_handlers)
+        self._requested = threading.Event()
 
     # -- the serve_forever() thread --------------------------------------------
 
@@ -155,13 +160,18 @@ class Engine:
         self.poller.register(self._wake_r.fileno(), READ)
         self.crew.start()
         try:
+            if self._requested.is_set():
+                self.stop()
             self.crew.watch(self.stopped.is_set, server.service_actions, poll_interval)
-        finally:
-            # Also on an exception here (KeyboardInterrupt): stop the loop.
+        except BaseException:
+            # KeyboardInterrupt (or an error in service_actions): out at
+            # once, as from socketserver's loop; handlers running on their
+            # threads go on, as ThreadingMixIn's daemon threads do.
             self.stop()
-            self.stopped.wait(self._drain_timeout() + 1.0)
             self.crew.stop()
-            self._close_all()
+            raise
+        self.crew.stop()
+        self._close_all()
 
     def join_handlers(self, timeout: Optional[float] = None) -> None:
         """Wait until no handler runs on a thread of its own (server_close()
@@ -171,6 +181,11 @@ class Engine:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             time.sleep(0.01)
+
+    def stop_when(self, requested: threading.Event) -> None:
+        """stop() once `requested` is set (a shutdown() that came before
+        this engine existed, or raced with its start)."""
+        self._requested = requested
 
     def stop(self) -> None:
         """Ask the loop to stop: it accepts no more, closes idle connections
@@ -295,7 +310,7 @@ class Engine:
         server = self.server
         served = False
         while rfile.buffered():
-            if wfile.buffered() > server.output_high_water:
+            if self._backed_up(wfile):
                 return True
             if conn.scanned > 0 and not _blank_line_since(rfile, conn.scanned):
                 length = 0                  # still no end of the head: no need to parse
@@ -358,9 +373,12 @@ class Engine:
         """handle_one_request() on this thread, under the watchdog's eye
         while this thread leads."""
         handler, sock = conn.handler, conn.sock
-        timeout = handler.timeout
+        # What a handler sees: http.server's socket (blocking, or with the
+        # class's `timeout`); a TLS socket stays non-blocking (the engine's
+        # reads and writes on it cannot pass MSG_DONTWAIT).
+        timeout = handler.timeout if handler.timeout is not None else conn.idle_timeout
         if conn.idle_timeout != timeout:
-            sock.settimeout(timeout)        # what a handler sees: http.server's socket
+            sock.settimeout(timeout)
         leading = not conn.detached
         if leading:
             self.crew.running(conn)
@@ -417,9 +435,17 @@ class Engine:
 
     def _wanted_events(self, conn: Connection) -> int:
         events = WRITE if conn.wfile.buffered() else 0
-        if not conn.closing and conn.wfile.buffered() <= self.server.output_high_water:
+        if not conn.closing and not self._backed_up(conn.wfile):
             events |= READ
         return events
+
+    def _backed_up(self, wfile: Any) -> bool:
+        """Read no more requests from this connection for now: its queued
+        output is above the high-water mark, or it has some while all
+        connections' queued output is above max_output_memory."""
+        queued = wfile.buffered()
+        return queued > self.server.output_high_water or (
+            queued > 0 and self.queued_memory > self.server.max_output_memory)
 
     def _set_events(self, conn: Connection, events: int, force: bool = False) -> None:
         if events != conn.events or force:
@@ -437,6 +463,10 @@ class Engine:
         wfile = conn.wfile
         try:
             drained = wfile.send_some()
+            if not conn.detached:
+                memory = wfile.buffered_in_memory()
+                self.queued_memory += memory - conn.queued
+                conn.queued = memory
         except OSError:
             # What http.server's handler would have raised from its write
             # (a client gone mid-response): the server's error hook hears it.
@@ -444,15 +474,15 @@ class Engine:
                 self.server.handle_error(conn.sock, conn.address)
             self._close(conn)
             return
-        if conn.detached:
-            return
-        if drained and conn.closing:
-            self._close(conn)
-            return
         if drained:
             conn.send_deadline = None
         elif conn.send_deadline is None:
             conn.send_deadline = time.monotonic() + self._send_timeout(conn)
+        if conn.detached:
+            return          # (_reattach sets its events)
+        if drained and conn.closing:
+            self._close(conn)
+            return
         self._set_events(conn, self._wanted_events(conn))
 
     @staticmethod
@@ -559,6 +589,8 @@ class Engine:
             del self.conns[conn.fd]
 
     def _close(self, conn: Connection) -> None:
+        self.queued_memory -= conn.queued
+        conn.queued = 0
         if conn.detached:
             conn.detached = False
             self.crew.detached_done()
@@ -583,6 +615,14 @@ class Engine:
         """Close what is overdue: a head or body not in by its deadline,
         queued output that stopped moving, a handshake that takes too long."""
         self._next_sweep = now + self._sweep_interval
+        total = 0
+        for conn in self.conns.values():
+            if conn.handler is not None:
+                conn.queued = conn.wfile.buffered_in_memory()
+                total += conn.queued
+        self.queued_memory = total
+        if total > 2 * self.server.max_output_memory:
+            self._shed(total)
         if self._accept_paused_until and now >= self._accept_paused_until:
             self._accept_paused_until = 0.0
             if not self.stop_requested:
@@ -600,6 +640,20 @@ class Engine:
             elif (conn.deadline is not None and conn.deadline < now
                   and (conn.handler is None or not conn.wfile.buffered())):
                 self._close(conn)
+
+    def _shed(self, total: int) -> None:
+        """Queued output is past twice max_output_memory (many clients that
+        do not read what they asked for): close the connections whose output
+        has been stalled longest until it is back under 1.5 times."""
+        stalled = sorted((conn for conn in self.conns.values()
+                          if conn.queued and not conn.detached and conn.send_deadline),
+                         key=lambda conn: conn.send_deadline or 0.0)
+        target = 1.5 * self.server.max_output_memory
+        for conn in stalled:
+            if total <= target:
+                break
+            total -= conn.queued
+            self._close(conn)
 
     def _drain_step(self) -> bool:
         """After stop(): accept no more, close idle connections, let the

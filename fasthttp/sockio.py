@@ -254,6 +254,9 @@ class SocketReader:
 
     def _recv_nowait(self) -> int:
         """recv what is there now; -1 when nothing is (0 at EOF)."""
+        timeout = self._sock.gettimeout()
+        if timeout is not None and timeout > 0.0:
+            return -1       # (a socket with a timeout would wait in recv)
         try:
             if self._nowait:
                 n = self._recv_into(self._view[self._end:], 0, self._nowait)
@@ -530,6 +533,7 @@ class SocketWriter:
         self._corked = False
         self._pending: list[Any] = []    # bytes, memoryview or _FileSegment
         self._pending_bytes = 0
+        self._file_bytes = 0    # of which in queued files (not in memory)
         self.queueing = False
         self.holding = False    # queueing: flush() only marks a boundary
         self._limit = 0
@@ -581,7 +585,7 @@ class SocketWriter:
         timeout = self._sock.gettimeout()
         while self._pending_bytes > left or (not left and self._pending):
             _wait_ready(self._sock, True, timeout if timeout else self.io_timeout)
-            self.send_some()
+            self.send_some(True)
 
     # -- the event loop's side ---------------------------------------------------
 
@@ -601,20 +605,29 @@ class SocketWriter:
         """Bytes queued and not yet sent."""
         return self._pending_bytes
 
+    def buffered_in_memory(self) -> int:
+        """Bytes queued and not yet sent, less those of queued files."""
+        return self._pending_bytes - self._file_bytes
+
     def queue_file(self, fd: int, offset: int, count: int) -> None:
         """Queue `count` bytes of file descriptor `fd` from `offset`; the
         writer owns fd from now on (closes it when sent, or on close())."""
         self._pending.append(_FileSegment(fd, offset, count))
         self._pending_bytes += count
+        self._file_bytes += count
 
-    def send_some(self) -> bool:
+    def send_some(self, ready: bool = False) -> bool:
         """Send what the socket takes now, in order, without waiting.
-        True when nothing is left queued."""
+        True when nothing is left queued. ready: the socket has just been
+        seen writable (a send cannot wait long on a socket in timeout or
+        blocking mode, which otherwise is not tried)."""
         pending = self._pending
         sock = self._sock
         flags = self._dontwait
-        if not flags and pending and sock.gettimeout() != 0.0:
-            return False    # TLS in blocking mode (a handler runs): cannot try
+        if pending and not ready:
+            timeout = sock.gettimeout()
+            if timeout != 0.0 and (timeout is not None or not flags):
+                return False    # its send could wait (a handler's own timeout)
         while pending:
             item = pending[0]
             if type(item) is _FileSegment:
@@ -656,6 +669,7 @@ class SocketWriter:
             if blocking:
                 os.set_blocking(fd, True)
             self._pending_bytes -= item.sent_now
+            self._file_bytes -= item.sent_now
         return done
 
     def _drop_files(self) -> None:
@@ -749,7 +763,7 @@ class SocketWriter:
             finally:
                 self._drop_files()      # a reset connection must not keep them
                 self._pending = []
-                self._pending_bytes = 0
+                self._pending_bytes = self._file_bytes = 0
         self._closed = True
 
 

@@ -68,12 +68,25 @@ class EngineServer(HTTPServer):
     #: a thread of its own: the loop moves on first).
     max_output_buffer: int = 4 * 1024 * 1024
 
+    #: Output queued in memory by all connections together past which no
+    #: further requests are read from connections that still have output
+    #: queued (those with none are served as usual), until it drains. Past
+    #: twice this, the connections whose output has been stalled longest
+    #: are closed until it is back under 1.5 times.
+    max_output_memory: int = 128 * 1024 * 1024
+
     #: After shutdown(), seconds connections in the middle of a request get
     #: to finish it (serve()'s graceful_timeout instead, where it is set).
     drain_timeout: float = 5.0
 
     _fh_engine: Optional[Engine] = None
-    _fh_serving: Optional[threading.Event] = None
+
+    def _fh_events(self) -> tuple[threading.Event, threading.Event]:
+        """(shutdown requested, shut down), as socketserver's private pair;
+        made on first use by either side (dict.setdefault: one of each)."""
+        requested = self.__dict__.setdefault("_fh_shutdown_request", threading.Event())
+        done = self.__dict__.setdefault("_fh_is_shut_down", threading.Event())
+        return requested, done
 
     def _max_handlers(self) -> int:
         """Handlers that may run at once (each on a thread)."""
@@ -83,20 +96,26 @@ class EngineServer(HTTPServer):
         """Serve until shutdown(): socketserver's contract (service_actions()
         every poll_interval on this thread, KeyboardInterrupt raised here),
         with the connections on the engine."""
-        done = self._fh_serving = threading.Event()
-        engine = self._fh_engine = Engine(self, self._max_handlers())
+        requested, done = self._fh_events()
+        done.clear()
         try:
-            engine.run(poll_interval)
+            if not requested.is_set():
+                engine = self._fh_engine = Engine(self, self._max_handlers())
+                engine.stop_when(requested)
+                engine.run(poll_interval)
         finally:
+            requested.clear()
             done.set()
 
     def shutdown(self) -> None:
         """Stop serve_forever() and wait until it has returned (after the
-        drain: see drain_timeout)."""
-        engine, done = self._fh_engine, self._fh_serving
-        if engine is None or done is None:
-            return
-        engine.stop()
+        drain: see drain_timeout). As socketserver's: called before
+        serve_forever() runs, it waits for it (and it returns at once)."""
+        requested, done = self._fh_events()
+        requested.set()
+        engine = self._fh_engine
+        if engine is not None:
+            engine.stop()
         done.wait()
 
     def server_close(self) -> None:
