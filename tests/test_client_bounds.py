@@ -18,8 +18,16 @@ import threading
 import time
 
 import pytest
-from test_engine import PROMPT, SERVERS, TIMEOUT, Hello, fetch, files_handler, serving, \
-    worst_latency
+from test_engine import (
+    PROMPT,
+    SERVERS,
+    TIMEOUT,
+    Hello,
+    fetch,
+    files_handler,
+    serving,
+    worst_latency,
+)
 
 import fasthttp
 
