@@ -443,9 +443,10 @@ class Engine:
         """Read no more requests from this connection for now: its queued
         output is above the high-water mark, or it has some while all
         connections' queued output is above max_output_memory."""
-        queued = wfile.buffered()
-        return queued > self.server.output_high_water or (
-            queued > 0 and self.queued_memory > self.server.max_output_memory)
+        queued: int = wfile.buffered()
+        server = self.server
+        return bool(queued > server.output_high_water or (
+            queued > 0 and self.queued_memory > server.max_output_memory))
 
     def _set_events(self, conn: Connection, events: int, force: bool = False) -> None:
         if events != conn.events or force:
