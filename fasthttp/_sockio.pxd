@@ -74,8 +74,11 @@ cdef class SocketReader:
     cdef public object io_timeout
     cdef public Py_ssize_t _taken
     cdef public Py_ssize_t _body_mark
+    cdef public object on_block
+    cdef int _nowait
 
     cpdef end_head(self)
+    cpdef bytes look(self, Py_ssize_t start, Py_ssize_t end)
 
     @cython.locals(cap=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t, used=Py_ssize_t)
     cdef _make_room(self)
@@ -85,6 +88,8 @@ cdef class SocketReader:
 
     cpdef Py_ssize_t _fill(self) except -1
     cdef Py_ssize_t _recv_more(self) except -1
+    cdef Py_ssize_t _recv_nowait(self) except -2
+    cdef Py_ssize_t _recv_waiting(self, bint poll) except -1
 
     @cython.locals(start=Py_ssize_t)
     cdef bytes _take(self, Py_ssize_t n)
@@ -112,13 +117,18 @@ cdef class SocketWriter:
     cdef int _dontwait
     cdef list _pending
     cdef Py_ssize_t _pending_bytes
+    cdef Py_ssize_t _file_bytes
     cdef public bint queueing
     cdef public bint holding
     cdef Py_ssize_t _limit
     cdef public object io_timeout
+    cdef public object on_block
+    cdef public bint loop_owned
 
     cdef _send(self, data, int flags)
     cdef _hold(self, data, Py_ssize_t n)
     cdef _send_pending(self)
+    cdef _wait_sent(self, Py_ssize_t left)
+    cdef bint _send_file(self, item) except -1
     cpdef push(self)
-    cpdef bint send_some(self) except -1
+    cpdef bint send_some(self, bint ready=*) except -1

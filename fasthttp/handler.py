@@ -21,7 +21,7 @@ import socket
 from http import HTTPStatus
 from typing import Any, Optional
 
-from fasthttp import _core, body
+from fasthttp import _core, body, engine
 from fasthttp.errors import BodyError
 from fasthttp.sockio import SocketReader as _PureReader
 
@@ -119,32 +119,22 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
-        if self._fh_adopted_by_loop():
-            return      # LoopHTTPServer is creating us; its loop will call us
+        if engine.adopting.sock is self.request:
+            return      # the engine is creating us: it calls handle_one_request
         self.close_connection = True
         try:
-            self._fh_handle_one_request()
-            while not self.close_connection:
+            while True:
                 self._fh_start_head()           # from now on, waiting for a head
-                park = getattr(self.server, "_fh_park", None)
-                if park is not None and park(self):
-                    return      # idle: the server's engine has the connection now
                 self.handle_one_request()
+                if self.close_connection:
+                    break
         except BodyError:
             self.close_connection = True
 
     def finish(self) -> None:
-        if self._fh_adopted_by_loop() or self.__dict__.get("_fh_parked"):
-            return      # as in handle(): not yet, the loop or engine will call us
+        if engine.adopting.sock is self.request:
+            return      # as in handle(): the engine finishes us when it closes
         super().finish()
-
-    def _fh_adopted_by_loop(self) -> bool:
-        adopting = getattr(self.server, "_fh_adopting", None)
-        return adopting is not None and adopting is self.request
-
-    def _fh_handle_one_request(self) -> None:
-        self._fh_start_head()
-        self.handle_one_request()
 
     def _fh_start_head(self) -> None:
         if self.head_timeout is not None and type(self.rfile) is _core.SocketReader:
@@ -175,7 +165,13 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                 return
             method = getattr(self, mname)
             method()
-            self.wfile.flush()  # actually send the response if not already done.
+            # Send the response if not already done (on the engine: what the
+            # socket takes now; the loop sends the rest, never this thread).
+            wfile = self.wfile
+            if type(wfile) is _core.SocketWriter and wfile.queueing:
+                wfile.push()
+            else:
+                wfile.flush()
             # parse_request marks the reader when the head frames a body
             # (Content-Length or Transfer-Encoding): nothing to do otherwise.
             rfile = self.rfile

@@ -30,6 +30,14 @@ from operator import index as _index
 from typing import TYPE_CHECKING, Any
 
 try:
+    import ssl as _ssl
+    # What a non-blocking TLS socket raises instead of BlockingIOError.
+    _WOULD_BLOCK: tuple[type[BaseException], ...] = (
+        BlockingIOError, _ssl.SSLWantReadError, _ssl.SSLWantWriteError)
+except ImportError:     # a Python built without ssl
+    _WOULD_BLOCK = (BlockingIOError,)
+
+try:
     import cython  # type: ignore[import-untyped]
 except ImportError:     # Cython not installed: this module runs as plain Python
     from fasthttp._cython_shim import cython
@@ -103,6 +111,13 @@ class SocketReader:
         # BaseHTTPRequestHandler uses the two to drop an unread body.
         self._taken = 0
         self._body_mark = -1
+        # Set by the connection engine (fasthttp/engine.py): called before a
+        # read waits for the client, so that the event loop moves on to
+        # another thread first. None: reads just wait (a thread per connection).
+        self.on_block: Any = None
+        # recv() flags for reading without waiting on a blocking socket (a
+        # TLS socket takes no flags: the engine makes it non-blocking instead).
+        self._nowait = _MSG_DONTWAIT if type(sock) is _socket.socket else 0
         self._use_poll()
 
     def _use_poll(self) -> None:
@@ -213,30 +228,59 @@ class SocketReader:
         return self._recv_more()
 
     def _recv_more(self) -> int:
-        """One recv into the free space after _end; 0 at EOF."""
+        """One recv into the free space after _end, waiting as needed; 0 at EOF."""
         writer = self._writer
         if writer is not None and (writer._corked or writer._pending):
             writer.push()       # e.g. "100 Continue": the peer waits for it
         if self._ready:
             self._ready = False     # wait_readable() has just seen input
+            n = self._recv_waiting(False)
         elif self._deadline:
             self._apply_deadline()
-        elif self._poll_fd >= 0 and self.io_timeout is not None:
+            n = self._recv_waiting(False)
+        elif self.on_block is not None:
+            # On the engine: what has arrived, without waiting; else hand the
+            # loop on before this thread waits for the client.
+            n = self._recv_nowait()
+            if n < 0:
+                self.on_block()
+                n = self._recv_waiting(True)
+        else:
+            n = self._recv_waiting(True)
+        if n == 0 and not self._deadline and self._sock in stopped_sockets:
+            raise ConnectionAbortedError("the server is stopping")
+        self._end += n
+        return n
+
+    def _recv_nowait(self) -> int:
+        """recv what is there now; -1 when nothing is (0 at EOF)."""
+        timeout = self._sock.gettimeout()
+        if timeout is not None and timeout > 0.0:
+            return -1       # (a socket with a timeout would wait in recv)
+        try:
+            if self._nowait:
+                n = self._recv_into(self._view[self._end:], 0, self._nowait)
+            else:
+                n = self._recv_into(self._view[self._end:])
+        except _WOULD_BLOCK:
+            return -1
+        return n if type(n) is int else _index(n)
+
+    def _recv_waiting(self, poll: bool) -> int:
+        """recv, waiting for input: the socket's own timeout where it has one
+        (a handler's settimeout() counts, as with http.server's files), else
+        io_timeout. poll=False: a wait has just seen input."""
+        if (poll and self._poll_fd >= 0 and self.io_timeout is not None
+                and self._sock.gettimeout() is None):
             self._wait_readable(self.io_timeout)
         while True:
             try:
                 n = self._recv_into(self._view[self._end:])
                 break
-            except BlockingIOError:
-                # A non-blocking socket (LoopHTTPServer): wait like a
-                # blocking one would, up to io_timeout.
+            except _WOULD_BLOCK:
+                # A non-blocking socket: wait as a blocking one would.
                 _wait_ready(self._sock, False, self.io_timeout)
-        if type(n) is not int:
-            n = _index(n)
-        if n == 0 and not self._deadline and self._sock in stopped_sockets:
-            raise ConnectionAbortedError("the server is stopping")
-        self._end += n
-        return n
+        return n if type(n) is int else _index(n)
 
     def wait_readable(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds until there is something to read
@@ -259,17 +303,26 @@ class SocketReader:
         found: int = self._storage.find(sub, start + offset, self._end)
         return found - start if found >= 0 else -1
 
+    def look(self, start: int, end: int) -> bytes:
+        """A copy of the buffered bytes [start, end), counted from the first
+        unread one, without reading them (an event loop looking ahead)."""
+        base = self._start
+        end = min(end, self._end - base)
+        if end <= start:
+            return b""
+        return bytes(self._view[base + start:base + end])
+
     def fill_nowait(self) -> int:
-        """For an event loop: one recv on a non-blocking socket. Returns the
-        byte count, 0 at EOF, -1 when nothing was ready."""
+        """For an event loop: one recv that does not wait. Returns the byte
+        count, 0 at EOF, -1 when nothing was ready."""
+        if self._closed:
+            return 0
         if self._start == self._end:
             self._start = self._end = 0
         self._make_room()
-        try:
-            n = self._recv_into(self._view[self._end:])
-        except BlockingIOError:
-            return -1
-        self._end += n
+        n = self._recv_nowait()
+        if n > 0:
+            self._end += n
         return n
 
     def _take(self, n: int) -> bytes:
@@ -337,6 +390,7 @@ class SocketReader:
         return self._take(want)
 
     def readinto(self, b: Buffer) -> int:
+        n = 0   # (assigned before the with block: no C compiler warning)
         with memoryview(b) as view:
             view = view.cast("B")
             data = self.read(len(view))
@@ -345,6 +399,7 @@ class SocketReader:
         return n
 
     def readinto1(self, b: Buffer) -> int:
+        n = 0   # (assigned before the with block: no C compiler warning)
         with memoryview(b) as view:
             view = view.cast("B")
             data = self.read1(len(view))
@@ -478,6 +533,7 @@ class SocketWriter:
         self._corked = False
         self._pending: list[Any] = []    # bytes, memoryview or _FileSegment
         self._pending_bytes = 0
+        self._file_bytes = 0    # of which in queued files (not in memory)
         self.queueing = False
         self.holding = False    # queueing: flush() only marks a boundary
         self._limit = 0
@@ -485,6 +541,13 @@ class SocketWriter:
         self._more = _MSG_MORE if (type(sock) is _socket.socket and
                                    sock.family in (_socket.AF_INET, _socket.AF_INET6)) else 0
         self._dontwait = _MSG_DONTWAIT if type(sock) is _socket.socket else 0
+        # Set by the connection engine: called before a write waits for the
+        # client (see SocketReader.on_block).
+        self.on_block: Any = None
+        # The event loop sends what is left queued when the handler returns:
+        # flush() then never waits. False (a thread of the handler's own):
+        # flush() waits until all is sent, as http.server's does.
+        self.loop_owned = False
 
     def _send(self, data: Buffer, flags: int) -> None:
         timeout = self._sock.gettimeout()
@@ -504,16 +567,25 @@ class SocketWriter:
         self._pending_bytes += n
         if self._pending_bytes >= _GATHER_LIMIT:
             self.send_some()
-            while self._pending_bytes > self._limit:
+            if self._pending_bytes > self._limit:
                 # Over the bound: wait for the socket (the one case where a
                 # queueing writer blocks), or give up as a timeout.
-                _wait_ready(self._sock, True, self.io_timeout)
-                self.send_some()
+                self._wait_sent(self._limit)
 
     def _send_pending(self) -> None:
         """Send everything queued, waiting for the socket as it needs."""
-        while not self.send_some():
-            _wait_ready(self._sock, True, self.io_timeout)
+        if not self.send_some():
+            self._wait_sent(0)
+
+    def _wait_sent(self, left: int) -> None:
+        """Wait until at most `left` bytes are queued (send_some as the
+        socket takes them), handing the event loop on first."""
+        if self.on_block is not None:
+            self.on_block()
+        timeout = self._sock.gettimeout()
+        while self._pending_bytes > left or (not left and self._pending):
+            _wait_ready(self._sock, True, timeout if timeout else self.io_timeout)
+            self.send_some(True)
 
     # -- the event loop's side ---------------------------------------------------
 
@@ -533,23 +605,34 @@ class SocketWriter:
         """Bytes queued and not yet sent."""
         return self._pending_bytes
 
+    def buffered_in_memory(self) -> int:
+        """Bytes queued and not yet sent, less those of queued files."""
+        return self._pending_bytes - self._file_bytes
+
     def queue_file(self, fd: int, offset: int, count: int) -> None:
         """Queue `count` bytes of file descriptor `fd` from `offset`; the
         writer owns fd from now on (closes it when sent, or on close())."""
         self._pending.append(_FileSegment(fd, offset, count))
         self._pending_bytes += count
+        self._file_bytes += count
 
-    def send_some(self) -> bool:
+    def send_some(self, ready: bool = False) -> bool:
         """Send what the socket takes now, in order, without waiting.
-        True when nothing is left queued."""
+        True when nothing is left queued. ready: the socket has just been
+        seen writable (a send cannot wait long on a socket in timeout or
+        blocking mode, which otherwise is not tried)."""
         pending = self._pending
+        sock = self._sock
+        flags = self._dontwait
+        if pending and not ready:
+            timeout = sock.gettimeout()
+            if timeout != 0.0 and (timeout is not None or not flags):
+                return False    # its send could wait (a handler's own timeout)
         while pending:
             item = pending[0]
             if type(item) is _FileSegment:
-                if not item.send(self._sock.fileno()):
-                    self._pending_bytes -= item.sent_now
+                if not self._send_file(item):
                     return False
-                self._pending_bytes -= item.sent_now
                 pending.pop(0)
                 if item.short:
                     # The response promised more than the file now holds: the
@@ -562,8 +645,8 @@ class SocketWriter:
                 k += 1
             data = item if k == 1 else b"".join(pending[:k])
             try:
-                sent = self._sock.send(data)
-            except BlockingIOError:
+                sent = sock.send(data, flags) if flags else sock.send(data)
+            except _WOULD_BLOCK:
                 sent = 0
             self._pending_bytes -= sent
             if sent < len(data):
@@ -571,6 +654,23 @@ class SocketWriter:
                 return False
             del pending[:k]
         return True
+
+    def _send_file(self, item: _FileSegment) -> bool:
+        """Send a queued file stretch as far as the socket takes it now
+        (sendfile has no flag for that: a blocking socket is made
+        non-blocking for the call). True when all of it is out."""
+        fd = self._sock.fileno()
+        blocking = self._sock.gettimeout() != 0.0
+        if blocking:
+            os.set_blocking(fd, False)
+        try:
+            done = item.send(fd)
+        finally:
+            if blocking:
+                os.set_blocking(fd, True)
+            self._pending_bytes -= item.sent_now
+            self._file_bytes -= item.sent_now
+        return done
 
     def _drop_files(self) -> None:
         for item in self._pending:
@@ -628,6 +728,8 @@ class SocketWriter:
         if self._closed:
             raise ValueError(_CLOSED)
         self.push()
+        if self._pending and self.queueing and not self.holding and not self.loop_owned:
+            self._wait_sent(0)      # a handler on its own thread: as http.server
 
     def writable(self) -> bool:
         return True
@@ -653,11 +755,15 @@ class SocketWriter:
 
     def close(self) -> None:
         if not self._closed and self._pending:
-            if self.queueing:
-                self.send_some()    # what the socket takes; the rest is dropped
-                self._drop_files()
-            else:
-                self._send_pending()
+            try:
+                if self.queueing:
+                    self.send_some()    # what the socket takes; the rest is dropped
+                else:
+                    self._send_pending()
+            finally:
+                self._drop_files()      # a reset connection must not keep them
+                self._pending = []
+                self._pending_bytes = self._file_bytes = 0
         self._closed = True
 
 

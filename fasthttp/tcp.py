@@ -1,21 +1,24 @@
-"""HTTPServer and ThreadingHTTPServer: socketserver's TCP servers, as
-http.server has them, with a deeper listen backlog, accept() that survives
-running out of descriptors, and threads spent on requests, not on idle
-connections (ThreadingHTTPServer, through fasthttp/engine.py).
+"""The servers: socketserver's TCP servers as http.server has them.
+
+- HTTPServer: http.server's, one connection at a time on the thread that
+  calls serve_forever() (or handle_request()), with a deeper listen backlog
+  and accept() that survives running out of descriptors.
+- ThreadingHTTPServer and LoopHTTPServer: the same handlers on the
+  connection engine (fasthttp/engine.py): a handler runs on the thread where
+  its request became complete, and only a handler that waits costs a thread
+  of its own. The two differ only in their defaults (see LoopHTTPServer).
 """
 from __future__ import annotations
 
-import functools
 import http.server as _stdlib
-import socket
 import threading
 import time
 from typing import Any, Optional
 
-from fasthttp import _core
-from fasthttp.engine import IdleConnections, ThreadPool, accept_backoff
+from fasthttp.engine import Engine
+from fasthttp.poller import accept_backoff
 
-__all__ = ["HTTPServer", "ThreadingHTTPServer"]
+__all__ = ["HTTPServer", "ThreadingHTTPServer", "EngineServer"]
 
 _Address = Any          # what socketserver passes as client_address
 
@@ -41,193 +44,108 @@ class HTTPServer(_stdlib.HTTPServer):
     request_queue_size = 128
 
 
-class ThreadingHTTPServer(HTTPServer, _stdlib.ThreadingHTTPServer):
-    """http.server.ThreadingHTTPServer, with a thread per request being
-    handled rather than per connection.
-
-    A connection's requests run on a pool of at most ``max_connections``
-    threads (the stdlib has no bound), one handler instance per connection
-    as always. Between two requests a thread waits ``keepalive_linger``
-    seconds for the next one (a busy keep-alive client keeps its thread and
-    pays no hand-off); then, or at once when every thread is busy and other
-    work waits, the idle connection is parked with the engine
-    (engine.IdleConnections): one thread watches all idle connections, and
-    the next request goes to a pool thread. Idle clients cannot take every
-    thread, and an idle connection is closed after ``head_timeout``.
-
-    Handler classes that replace handle() or finish() (or not fasthttp's
-    BaseHTTPRequestHandler at all) keep the classic thread per connection,
-    at most ``max_connections`` at once; when all are busy the accept loop
-    waits, so further clients queue in the listen backlog.
+class EngineServer(HTTPServer):
+    """serve_forever() on the connection engine; see fasthttp/engine.py for
+    what it does with connections, and the attributes below for its bounds.
+    (A base of ThreadingHTTPServer and LoopHTTPServer, not a server itself.)
     """
-    # MRO: ours, HTTPServer, http.server.ThreadingHTTPServer, ThreadingMixIn,
-    # http.server.HTTPServer.
-    daemon_threads = True
 
-    #: Threads handling requests at once; None for no bound (and the stdlib's
-    #: thread per connection).
-    max_connections: Optional[int] = 1024
+    #: Seconds a handler may run on the thread that leads the event loop
+    #: before the loop moves on to another thread (the watchdog's bound;
+    #: see fasthttp/crew.py). A handler that blocks delays the requests of
+    #: other connections by about this much, once.
+    handoff_after: float = 0.004
 
-    #: Seconds a thread waits for a keep-alive connection's next request
-    #: before parking the connection (0: park at once).
-    keepalive_linger: float = 0.5
+    #: Largest Content-Length body read whole before the handler runs (a
+    #: slow sender holds no thread); larger ones reach it as they arrive.
+    max_buffered_body: int = 64 * 1024
 
-    _fh_pool: Optional[ThreadPool] = None
-    _fh_idle: Optional[IdleConnections] = None
-    _fh_local = threading.local()   # the handler this thread is parking
+    #: Queued output above which no further requests are read from a
+    #: connection (until it has drained).
+    output_high_water: int = 256 * 1024
 
-    def process_request(self, request: Any, client_address: _Address) -> None:
-        if self.max_connections is not None and _parks(self.RequestHandlerClass):
-            pool = self._fh_pool
-            if pool is None:
-                pool = self._fh_pool = ThreadPool(self.max_connections, "fasthttp-worker",
-                                                  self._fh_refuse)
-                # With the pool, on this (the accept) thread: pool threads that
-                # park their first connections at once must not create two.
-                self._fh_idle = IdleConnections(
-                    lambda h: pool.submit(functools.partial(self._fh_resume, h)),
-                    self._fh_expire)
-            # Overloaded: let new clients wait in the listen backlog.
-            while pool.waiting() > self.max_connections:
-                if getattr(self, "_BaseServer__shutdown_request", False):
-                    self.shutdown_request(request)
-                    return
-                time.sleep(0.01)
-            pool.submit(functools.partial(self._fh_connection, request, client_address))
-            return
-        self._fh_thread_per_connection(request, client_address)
+    #: Queued output past which a handler's write waits for the socket (on
+    #: a thread of its own: the loop moves on first).
+    max_output_buffer: int = 4 * 1024 * 1024
 
-    # -- a thread per request ----------------------------------------------------
+    #: Output queued in memory by all connections together past which no
+    #: further requests are read from connections that still have output
+    #: queued (those with none are served as usual), until it drains. Past
+    #: twice this, the connections whose output has been stalled longest
+    #: are closed until it is back under 1.5 times.
+    max_output_memory: int = 128 * 1024 * 1024
 
-    def _fh_connection(self, request: Any, client_address: _Address) -> None:
-        """A new connection, on a pool thread: finish_request() (the TLS
-        handshake, then the handler, which serves requests until the
-        connection ends or it parks it)."""
+    #: After shutdown(), seconds connections in the middle of a request get
+    #: to finish it (serve()'s graceful_timeout instead, where it is set).
+    drain_timeout: float = 5.0
+
+    _fh_engine: Optional[Engine] = None
+
+    def _fh_events(self) -> tuple[threading.Event, threading.Event]:
+        """(shutdown requested, shut down), as socketserver's private pair;
+        made on first use by either side (dict.setdefault: one of each)."""
+        requested = self.__dict__.setdefault("_fh_shutdown_request", threading.Event())
+        done = self.__dict__.setdefault("_fh_is_shut_down", threading.Event())
+        return requested, done
+
+    def _max_handlers(self) -> int:
+        """Handlers that may run at once (each on a thread)."""
+        raise NotImplementedError
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until shutdown(): socketserver's contract (service_actions()
+        every poll_interval on this thread, KeyboardInterrupt raised here),
+        with the connections on the engine."""
+        requested, done = self._fh_events()
+        done.clear()
         try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        self._fh_after(request)
+            if not requested.is_set():
+                engine = self._fh_engine = Engine(self, self._max_handlers())
+                engine.stop_when(requested)
+                engine.run(poll_interval)
+        finally:
+            requested.clear()
+            done.set()
 
-    def _fh_resume(self, handler: Any) -> None:
-        """A parked connection's next request, on a pool thread."""
-        handler._fh_parked = False
-        try:
-            handler.handle()
-            if not handler._fh_parked:
-                handler.finish()
-        except Exception:
-            self.handle_error(handler.request, handler.client_address)
-        self._fh_after(handler.request)
-
-    def _fh_park(self, handler: Any) -> bool:
-        """Called by the handler between two requests: True when the idle
-        connection is to be parked (the handler then returns without
-        finishing, and _fh_after hands it to the engine once this thread is
-        done with it), False to go on in this thread."""
-        rfile = handler.rfile
-        pool = self._fh_pool
-        if (pool is None or type(rfile) is not _core.SocketReader or rfile.buffered()
-                or handler.timeout is not None):
-            # Not ours to watch, pipelined (serve it now), or a handler whose
-            # socket timeout also ends an idle connection (with http.server's
-            # "Request timed out" line): wait in this thread, as it does.
-            return False
-        sock = handler.request
-        if type(sock) is not socket.socket:
-            pending = getattr(sock, "pending", None)
-            if pending is None or pending():
-                return False        # TLS: decrypted bytes the socket's fd won't signal
-        if self.keepalive_linger > 0 and not pool.saturated():
-            try:
-                if rfile.wait_readable(self.keepalive_linger):
-                    return False    # the next request is here: no hand-off
-            except (OSError, ValueError):
-                return False
-        handler._fh_parked = True
-        self._fh_local.parking = handler
-        return True
-
-    def _fh_after(self, request: Any) -> None:
-        """The handler has returned on this thread: park its connection with
-        the engine, or close it."""
-        handler = getattr(self._fh_local, "parking", None)
-        if handler is None or handler.request is not request:
-            self.shutdown_request(request)
-            return
-        self._fh_local.parking = None
-        idle = self._fh_idle
-        assert idle is not None
-        timeout = handler.head_timeout
-        idle.add(request.fileno(), handler,
-                 None if timeout is None else time.monotonic() + timeout)
-
-    def _fh_expire(self, handler: Any) -> None:
-        """An idle connection past its head_timeout, or the server closing."""
-        handler._fh_parked = False
-        try:
-            handler.finish()
-        except Exception:
-            pass
-        self.shutdown_request(handler.request)
-
-    def _fh_refuse(self, job: Any) -> None:
-        """No thread could be started at all: drop the connection."""
-        request = getattr(job, "args", (None,))[0]
-        if isinstance(request, socket.socket):
-            try:
-                request.send(_UNAVAILABLE)
-            except OSError:
-                pass
-            self.shutdown_request(request)
+    def shutdown(self) -> None:
+        """Stop serve_forever() and wait until it has returned (after the
+        drain: see drain_timeout). As socketserver's: called before
+        serve_forever() runs, it waits for it (and it returns at once)."""
+        requested, done = self._fh_events()
+        requested.set()
+        engine = self._fh_engine
+        if engine is not None:
+            engine.stop()
+        done.wait()
 
     def server_close(self) -> None:
-        if self._fh_idle is not None:
-            self._fh_idle.close()
-        if self._fh_pool is not None:
-            self._fh_pool.close()
         super().server_close()
+        engine = self._fh_engine
+        if engine is not None and not self.daemon_threads and self.block_on_close:
+            engine.join_handlers()      # as ThreadingMixIn joins its threads
 
-    # -- the classic thread per connection ---------------------------------------
-
-    def _fh_thread_per_connection(self, request: Any, client_address: _Address) -> None:
-        if self.max_connections is None:
-            super().process_request(request, client_address)
-            return
-        slots: Optional[threading.BoundedSemaphore] = self.__dict__.get("_fh_slots")
-        if slots is None:
-            slots = self._fh_slots = threading.BoundedSemaphore(self.max_connections)
-        # Wait for a free slot, but notice shutdown() meanwhile.
-        while not slots.acquire(timeout=0.2):
-            if getattr(self, "_BaseServer__shutdown_request", False):
-                self.shutdown_request(request)
-                return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: _Address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            slots = self.__dict__.get("_fh_slots")
-            if slots is not None:
-                slots.release()
+    # socketserver.ThreadingMixIn's, for the classes that have it.
+    daemon_threads = True
+    block_on_close = True
 
 
-# What a client gets when no thread can be had for its connection at all.
-_UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                b"Content-Length: 20\r\nConnection: close\r\n\r\nno thread available\n")
+class ThreadingHTTPServer(EngineServer, _stdlib.ThreadingHTTPServer):
+    """http.server.ThreadingHTTPServer, with a thread per waiting handler
+    rather than per connection.
 
+    A handler runs on the thread where its request became complete; only a
+    handler that waits (for its client, or for anything else: a sleep, a
+    database) costs a thread of its own, at most ``max_connections`` at once
+    (further requests then wait their turn). Connections between requests,
+    and clients that have sent nothing yet, hold no thread. handle_request()
+    serves one connection on a thread of its own, as socketserver does.
+    """
+    # MRO: ours, EngineServer, HTTPServer, http.server.ThreadingHTTPServer,
+    # ThreadingMixIn, http.server.HTTPServer.
 
-def _parks(factory: Any) -> bool:
-    """Can this handler factory's connections be parked between requests?
-    (fasthttp's BaseHTTPRequestHandler with its own handle() and finish().)"""
-    from fasthttp.handler import BaseHTTPRequestHandler
-    while isinstance(factory, functools.partial):
-        factory = factory.func
-    return (isinstance(factory, type) and issubclass(factory, BaseHTTPRequestHandler)
-            and factory.handle is BaseHTTPRequestHandler.handle
-            and factory.finish is BaseHTTPRequestHandler.finish)
+    #: Handlers running at once (each on a thread); None for no bound.
+    #: The stdlib has no bound: a server past it logs one line, once.
+    max_connections: Optional[int] = 1024
+
+    def _max_handlers(self) -> int:
+        return self.max_connections if self.max_connections is not None else 1 << 30

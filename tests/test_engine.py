@@ -124,9 +124,8 @@ def test_a_client_that_never_reads_costs_only_itself(server_class):
             assert sent > 10 * len(request)
             time.sleep(0.3)
             assert worst_latency(address, 20) < PROMPT
-            if server_class is fasthttp.LoopHTTPServer:
-                queued = [c.wfile.buffered() for c in httpd._fh_connections.values()]
-                assert max(queued) <= httpd.output_high_water + 2 * len(Hello.body)
+            queued = [c.wfile.buffered() for c in httpd._fh_engine.conns.values()]
+            assert max(queued) <= httpd.output_high_water + 2 * len(Hello.body)
         finally:
             hostile.close()
 
@@ -189,25 +188,31 @@ def test_threads_for_blocking_requests_are_bounded():
                 sock.close()
 
 
-def test_no_thread_at_all_means_503_not_a_dead_server(monkeypatch):
-    """A thread that cannot start (RLIMIT_NPROC, a pids cgroup) is logged;
-    the request that needed it gets 503; the server goes on."""
-    real_start = threading.Thread.start
+def test_no_thread_to_hand_the_loop_to_is_logged_and_the_server_goes_on(monkeypatch, capfd):
+    """A thread that cannot start (RLIMIT_NPROC, a pids cgroup) when a
+    handler blocks: logged once; the loop waits for that handler instead of
+    moving on, and serves everyone once it returns."""
+    class Slow(Hello):
+        def do_GET(self):
+            if self.path == "/slow":
+                time.sleep(0.3)
+            super().do_GET()
 
-    def start(self):
-        if self.name == "fasthttp-loop-worker":
-            raise RuntimeError("can't start new thread")
-        real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start)
-    with serving(fasthttp.LoopHTTPServer) as httpd:
+    with serving(fasthttp.ThreadingHTTPServer, Slow) as httpd:
         address = httpd.server_address
-        with socket.create_connection(address, timeout=TIMEOUT) as sock:
-            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"3\r\nabc\r\n0\r\n\r\n")
-            answer = sock.recv(65536)
-        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert worst_latency(address, 3) < PROMPT      # the loop's thread is up
+        real_start = threading.Thread.start
+
+        def start(self):
+            if self.name.startswith("fasthttp-engine"):
+                raise RuntimeError("can't start new thread")
+            real_start(self)
+        monkeypatch.setattr(threading.Thread, "start", start)
+        with socket.create_connection(address, timeout=TIMEOUT) as slow:
+            slow.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert slow.recv(65536).startswith(b"HTTP/1.1 200 ")
         assert worst_latency(address, 3) < PROMPT
+    assert "cannot start a thread" in capfd.readouterr().err
 
 
 class _ExhaustedListener:

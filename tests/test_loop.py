@@ -83,15 +83,36 @@ def test_same_answers_as_threading(data):
     assert answers[0] or data == b"\r\n"
 
 
-def test_simple_requests_run_on_the_loop_thread_and_others_move():
-    Echo.threads = set()
-    httpd, thread = start(fasthttp.LoopHTTPServer)
+class Sleepy(Echo):
+    def do_GET(self):
+        if self.path == "/sleep":
+            time.sleep(0.5)
+        self._answer()
+
+
+@pytest.mark.parametrize("server_class", [fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer])
+def test_requests_run_where_they_complete_and_a_blocked_handler_moves_the_loop(server_class):
+    """Quick requests all run on the one thread that leads the loop (no
+    hand-off per request); a handler that sleeps keeps its thread while
+    another thread takes the loop and answers everyone else at once."""
+    Sleepy.threads = set()
+    httpd, thread = start(server_class, Sleepy)
     try:
-        converse(httpd.server_address[:2], b"GET / HTTP/1.1\r\n\r\n")
-        assert Echo.threads == {"serve_forever"}
-        converse(httpd.server_address[:2],
-                 b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-        assert len(Echo.threads) == 2
+        address = httpd.server_address[:2]
+        for i in range(5):
+            assert converse(address, b"GET /%d HTTP/1.1\r\nConnection: close\r\n\r\n" % i,
+                            idle=TIMEOUT).startswith(b"HTTP/1.1 200 ")
+        assert len(Sleepy.threads) == 1 and "serve_forever" not in Sleepy.threads
+        sleeper = threading.Thread(target=converse, args=(address, b"GET /sleep HTTP/1.1\r\n"
+                                                          b"Connection: close\r\n\r\n"))
+        sleeper.start()
+        time.sleep(0.1)             # the sleeping handler runs
+        began = time.monotonic()
+        answer = converse(address, b"GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n",
+                          idle=TIMEOUT)
+        assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - began < 0.25
+        sleeper.join(TIMEOUT)
+        assert len(Sleepy.threads) == 2
     finally:
         stop(httpd, thread)
 

@@ -1,0 +1,439 @@
+"""No thread, descriptor or byte held hostage by a client (issues 17 and 18).
+
+Each test pushes one bound of the connection engine with hostile clients
+while a well-behaved client checks that it is still served promptly; threads,
+descriptors and queued bytes are counted against their bounds, not printed.
+Both engine servers; `make test` runs the file on the C and pure paths.
+Everything on 127.0.0.1, bounded in time and count.
+"""
+import os
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from test_engine import (
+    PROMPT,
+    SERVERS,
+    TIMEOUT,
+    Hello,
+    fetch,
+    files_handler,
+    serving,
+    worst_latency,
+)
+
+import fasthttp
+
+IDS = ["threading", "loop"]
+
+
+@pytest.fixture(autouse=True)
+def _descriptors():
+    """Room for a thousand hostile sockets and the server's ends of them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 8192)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def connect_many(address, count, first=b""):
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(address, timeout=TIMEOUT)
+        if first:
+            sock.sendall(first)
+        socks.append(sock)
+    return socks
+
+
+def close_all(socks):
+    for sock in socks:
+        sock.close()
+
+
+class Sleeper(Hello):
+    """GET /sleep?s sleeps s seconds (a database call, say); / answers at once."""
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def do_GET(self):
+        if self.path.startswith("/sleep"):
+            cls = type(self)
+            with cls.lock:
+                cls.running += 1
+                cls.most = max(cls.most, cls.running)
+            try:
+                time.sleep(float(self.path.partition("?")[2] or "1"))
+            finally:
+                with cls.lock:
+                    cls.running -= 1
+        super().do_GET()
+
+
+# -- threads -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+@pytest.mark.parametrize("first", [b"", b"G", b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nx",
+                                   b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx"],
+                         ids=["silent", "one-byte", "slow-body", "slow-chunks"])
+def test_clients_that_stall_hold_no_thread(server_class, first):
+    """1,100 connections that send nothing, one byte of a head, or a head
+    and the start of its body, then stall: no thread each (they were 1,024
+    threads until head_timeout or forever), and a new client, its upload
+    included, is answered at once."""
+    with serving(server_class) as httpd:
+        address = httpd.server_address
+        assert worst_latency(address, 2) < PROMPT
+        threads = threading.active_count()
+        hostile = connect_many(address, 1100, first)
+        try:
+            time.sleep(1.0)            # (the burst accepted and read)
+            assert worst_latency(address, 5) < PROMPT
+            with socket.create_connection(address, timeout=TIMEOUT) as sock:
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                             b"Connection: close\r\n\r\nhello")
+                assert sock.recv(65536).endswith(b"\r\n\r\nhello")
+            assert threading.active_count() <= threads + 2
+        finally:
+            close_all(hostile)
+
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_a_sleeping_handler_delays_others_by_the_watchdog_bound(server_class):
+    """One handler sleeps 1 s: requests on other connections wait at most
+    about handoff_after (4 ms) once, not the second."""
+    with serving(server_class, Sleeper) as httpd:
+        address = httpd.server_address
+        sleeper = threading.Thread(target=fetch, args=(address, "/sleep?1"))
+        sleeper.start()
+        time.sleep(0.05)
+        assert worst_latency(address, 20) < 0.1
+        sleeper.join(TIMEOUT)
+
+
+def test_handlers_at_once_are_bounded_and_the_rest_wait_in_order():
+    """max_connections handlers run at once; further requests wait their
+    turn (none refused), and the threads shrink back after the burst."""
+    Sleeper.most = 0
+    with serving(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=4) as httpd:
+        address = httpd.server_address
+        assert worst_latency(address, 1) < PROMPT
+        engine = httpd._fh_engine
+        engine.crew.spare_idle = 0.2
+        threads = threading.active_count()
+        results = []
+        clients = [threading.Thread(target=lambda: results.append(fetch(address, "/sleep?0.2")))
+                   for _ in range(12)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(TIMEOUT)
+        assert len(results) == 12 and {status for _, status, _ in results} == {200}
+        assert Sleeper.most <= 4
+        time.sleep(0.6)
+        assert worst_latency(address, 2) < PROMPT
+        assert engine.crew.threads <= 1 + engine.crew.max_spares
+        assert threading.active_count() <= threads + engine.crew.max_spares
+
+
+def test_waits_fasthttp_can_see_hand_the_loop_on_at_once():
+    """With the watchdog out of the way (handoff_after 10 s), a handler
+    reading a body that is still on its way (larger than max_buffered_body)
+    hands the loop on before it waits: others are served at once."""
+    with serving(fasthttp.ThreadingHTTPServer, handoff_after=10.0,
+                 max_buffered_body=1024) as httpd:
+        address = httpd.server_address
+        with socket.create_connection(address, timeout=TIMEOUT) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\nabc")
+            time.sleep(0.1)
+            assert worst_latency(address, 5) < PROMPT
+            slow.sendall(b"x" * (100000 - 3))
+            data = b""
+            while len(data) < 100000:
+                data += slow.recv(1 << 20)
+            assert data.endswith(b"x" * 1000)
+
+
+# -- output --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_downloads_never_read_hold_no_thread_and_time_out(server_class, tmp_path):
+    """1,100 clients GET an 8 MiB file and never read (it locked out
+    `python -m fasthttp`: a blocking sendfile per thread): a new client is
+    served at once; after send_timeout the stalled ones are closed and
+    every descriptor of theirs is back."""
+    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20) * 8)
+    (tmp_path / "index.html").write_bytes(b"hi")
+    handler = type("Files", (files_handler(tmp_path),), {"send_timeout": 1.0})
+    with serving(server_class, handler) as httpd:
+        address = httpd.server_address
+        assert worst_latency(address, 2) < PROMPT
+        fds = open_fds()
+        threads = threading.active_count()
+        hostile = []
+        for _ in range(1100):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(address)
+            sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            hostile.append(sock)
+        try:
+            time.sleep(1.0)            # (the burst accepted and read)
+            assert worst_latency(address, 5) < PROMPT
+            # (Spare threads, at most max_spares, may have started meanwhile.)
+            assert threading.active_count() <= threads + httpd._fh_engine.crew.max_spares
+            deadline = time.monotonic() + 6
+            while httpd._fh_engine.conns and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not httpd._fh_engine.conns          # closed by send_timeout
+        finally:
+            close_all(hostile)
+        time.sleep(0.2)
+        assert open_fds() <= fds + 1100 + 10            # (ours: the client ends, closed now)
+    assert open_fds() <= fds + 10
+
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_cancelled_downloads_leak_no_descriptor(server_class, tmp_path):
+    """A client that closes with a large file half sent (RST): its queued
+    file is closed too (249 of 300 leaked, after which large files could no
+    longer be served)."""
+    (tmp_path / "big.bin").write_bytes(b"y" * (1 << 20))
+    with serving(server_class, files_handler(tmp_path)) as httpd:
+        address = httpd.server_address
+        fetch(address, "/big.bin")
+        fds = open_fds()
+        for _ in range(300):
+            with socket.create_connection(address, timeout=TIMEOUT) as sock:
+                sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+                sock.recv(1000)
+        deadline = time.monotonic() + 5
+        while open_fds() > fds + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert open_fds() <= fds + 2
+        took, status, body = fetch(address, "/big.bin")
+        assert status == 200 and len(body) == 1 << 20
+
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_a_huge_listing_not_read_stalls_nobody(server_class, tmp_path):
+    """A directory listing of ~10 MB requested and never read: its handler
+    waits for the socket past max_output_buffer on a thread of its own; the
+    loop goes on (others waited 29 s)."""
+    listing = tmp_path / "many"
+    listing.mkdir()
+    for i in range(40000):
+        (listing / ("f%0200d" % i)).touch()
+    (tmp_path / "index.html").write_bytes(b"hi")
+    with serving(server_class, files_handler(tmp_path)) as httpd:
+        address = httpd.server_address
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address)
+        try:
+            sock.sendall(b"GET /many/ HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(1.0)             # the listing is made and written
+            assert worst_latency(address, 5) < PROMPT
+        finally:
+            sock.close()
+
+
+def test_queued_output_has_a_total_bound(tmp_path):
+    """Connections that pipeline GETs of a 60 KiB file and never read:
+    output queued in memory by all of them stays under twice
+    max_output_memory (it grew to 281 KiB per connection: +1,371 MiB for
+    5,000): the most stalled are closed; a new client is still served."""
+    (tmp_path / "f.bin").write_bytes(b"z" * 60 * 1024)
+    (tmp_path / "index.html").write_bytes(b"hi")
+    bound = 4 << 20
+    with serving(fasthttp.ThreadingHTTPServer, files_handler(tmp_path),
+                 max_output_memory=bound) as httpd:
+        address = httpd.server_address
+        hostile = []
+        for _ in range(300):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(address)
+            sock.setblocking(False)
+            try:
+                sock.send(b"GET /f.bin HTTP/1.1\r\nHost: t\r\n\r\n" * 50)
+            except BlockingIOError:
+                pass
+            hostile.append(sock)
+        try:
+            time.sleep(2.5)             # (two sweeps)
+            engine = httpd._fh_engine
+            queued = sum(c.wfile.buffered_in_memory() for c in list(engine.conns.values())
+                         if c.handler is not None)
+            # Past the bound a connection with nothing queued still gets
+            # its answer; past twice the bound, the most stalled are shed.
+            assert queued <= 2 * bound + 256 * 1024
+            assert len(engine.conns) < 300
+            assert worst_latency(address, 3) < PROMPT
+        finally:
+            close_all(hostile)
+
+
+# -- TLS ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_tls_silent_handshakes_and_timeouts(certificate):
+    """Over TLS: 200 clients that never start their handshake hold no
+    thread, and body_timeout and send_timeout apply (they never did)."""
+    cert, key = certificate
+
+    class Quick(Hello):
+        body_timeout = 1.0
+        send_timeout = 1.0
+        body = b"q" * (4 << 20)
+
+    httpd = fasthttp.ThreadingHTTPSServer(("127.0.0.1", 0), Quick, certfile=cert, keyfile=key)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    address = httpd.server_address[:2]
+
+    def tls_get():
+        began = time.monotonic()
+        with context.wrap_socket(socket.create_connection(address, timeout=TIMEOUT)) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            while s.recv(1 << 20):
+                pass
+        return time.monotonic() - began
+
+    try:
+        threads = threading.active_count()
+        silent = connect_many(address, 200)
+        stalled = []
+        for request in (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nabc",
+                        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"):
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect(address)
+            tls = context.wrap_socket(raw)
+            tls.sendall(request)
+            stalled.append(tls)
+        time.sleep(0.2)
+        assert tls_get() < 2 * PROMPT
+        assert threading.active_count() <= threads + 2
+        time.sleep(2.5)
+        for tls in stalled:         # both closed by the server by now
+            tls.settimeout(TIMEOUT)
+            with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+                while tls.recv(1 << 20):
+                    pass
+                raise ConnectionResetError("closed")
+        close_all(silent)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(TIMEOUT)
+
+
+# -- what a handler does to its socket ------------------------------------------------
+
+def test_a_handlers_own_socket_timeout_bounds_its_reads():
+    """stdlib code that calls self.connection.settimeout(1) and then reads
+    more than arrived gets a timeout at 1 s, as on http.server (it waited
+    body_timeout, 60 s)."""
+    class Reader(Hello):
+        timed_out = []
+
+        def do_GET(self):
+            if self.path != "/read":
+                return super().do_GET()
+            self.connection.settimeout(0.5)
+            began = time.monotonic()
+            try:
+                self.rfile.read(10)
+            except socket.timeout:
+                type(self).timed_out.append(time.monotonic() - began)
+                raise
+
+        def log_error(self, *args):
+            pass
+
+    with serving(fasthttp.ThreadingHTTPServer, Reader) as httpd:
+        with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET /read HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert sock.recv(100) == b""        # closed, as http.server does
+        assert Reader.timed_out and 0.4 < Reader.timed_out[0] < 2.0
+        assert worst_latency(httpd.server_address, 2) < PROMPT
+
+
+def test_saturation_is_logged_once(capfd):
+    """install() gives ThreadingHTTPServer a bound the stdlib does not have
+    (max_connections): reaching it says so, once."""
+    with serving(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=2) as httpd:
+        clients = [threading.Thread(target=fetch, args=(httpd.server_address, "/sleep?0.3"))
+                   for _ in range(5)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(TIMEOUT)
+    err = capfd.readouterr().err
+    assert err.count("handler threads are busy") == 1
+
+
+# -- signals ---------------------------------------------------------------------------
+
+def test_ctrl_c_stops_serve_forever_on_the_main_thread_while_a_handler_blocks(tmp_path):
+    """serve_forever() on the main thread keeps Ctrl-C: SIGINT raises
+    KeyboardInterrupt out of it at once, even while a handler sleeps."""
+    script = tmp_path / "serve.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time, fasthttp
+        class H(fasthttp.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(30)
+            def log_message(self, *a):
+                pass
+        httpd = fasthttp.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        print(httpd.server_address[1], flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env)
+    try:
+        port = int(proc.stdout.readline())
+        blocked = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        blocked.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        time.sleep(0.3)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.stdout.readline() == b"interrupted\n"
+        assert proc.wait(TIMEOUT) == 0
+        assert time.monotonic() - began < 2.0
+        blocked.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
