@@ -78,6 +78,7 @@ cdef class SocketReader:
     cdef int _nowait
 
     cpdef end_head(self)
+    cpdef shrink(self)
     cpdef bytes look(self, Py_ssize_t start, Py_ssize_t end)
 
     @cython.locals(cap=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t, used=Py_ssize_t)
@@ -124,6 +125,7 @@ cdef class SocketWriter:
     cdef public object io_timeout
     cdef public object on_block
     cdef public bint loop_owned
+    cdef public bint cut_short
 
     cdef _send(self, data, int flags)
     cdef _hold(self, data, Py_ssize_t n)

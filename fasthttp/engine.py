@@ -232,11 +232,16 @@ class Engine:
                 self._forget(conn)          # its first bytes: now it gets its thread
                 self._classic.start(conn.sock, conn.address)
                 continue
-            if events & WRITE:
-                self._on_writable(member, conn)
-            if (events & READ and conn.events & READ and crew.leader is member
-                    and conns.get(fd) is conn and not conn.detached):
-                self._on_readable(member, conn)
+            try:
+                if events & WRITE:
+                    self._on_writable(member, conn)
+                if (events & READ and conn.events & READ and crew.leader is member
+                        and conns.get(fd) is conn and not conn.detached):
+                    self._on_readable(member, conn)
+            except Exception:   # a bug of ours must cost one connection, not the loop
+                self.server.handle_error(conn.sock, conn.address)
+                if crew.leader is member or conn.detached:
+                    self._close(conn)
 
     def _poll_timeout(self) -> float:
         timeout = max(0.0, self._next_sweep - time.monotonic())
@@ -345,13 +350,14 @@ class Engine:
             wfile.holding = length > 0 and rfile.buffered() > length
             self._run_handler(member, conn)
             served = True
-            if handler.close_connection:
+            if handler.close_connection or wfile.cut_short:
                 conn.closing = True
                 break
         wfile.holding = False
         if conn.closing and not rfile.closed:
             rfile.close()
         elif served and not rfile.buffered():
+            rfile.shrink()
             conn.deadline = self._deadline(handler.head_timeout)    # the next head
             if handler.timeout is not None:
                 conn.recv_deadline = self._deadline(handler.timeout)
@@ -475,6 +481,8 @@ class Engine:
                 self.server.handle_error(conn.sock, conn.address)
             self._close(conn)
             return
+        if wfile.cut_short:
+            conn.closing = True     # a file shorter than its Content-Length
         if drained:
             conn.send_deadline = None
         elif conn.send_deadline is None:
@@ -563,10 +571,15 @@ class Engine:
             return
         finally:
             del adopting.sock
+        if type(handler.rfile) is not _core.SocketReader or \
+                type(handler.wfile) is not _core.SocketWriter:
+            # A buffered wfile (wbufsize), say: the classic way, on a thread.
+            self._classic.start(sock, conn.address, handler)
+            return
         conn.handler = handler
         conn.rfile, conn.wfile = handler.rfile, handler.wfile
-        if conn.tls:
-            sock.setblocking(False)
+        if sock.gettimeout() != conn.idle_timeout:
+            sock.settimeout(conn.idle_timeout)  # (setup() applied the class's `timeout`)
         on_block = functools.partial(self.crew.hand_on_now, conn)
         conn.rfile.on_block = conn.wfile.on_block = on_block
         conn.wfile.start_queueing(server.max_output_buffer)
@@ -715,32 +728,42 @@ class _ClassicThreads:
         self._server = server
         self._limit = max(1, limit)
         self._running = 0
-        self._waiting: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._waiting: collections.deque[tuple[Any, Any, Any]] = collections.deque()
         self._lock = threading.Lock()
 
     def running(self) -> int:
         return self._running
 
-    def start(self, sock: Any, address: Any) -> None:
+    def start(self, sock: Any, address: Any, handler: Any = None) -> None:
+        """Serve the connection on a thread: create its handler (socketserver's
+        finish_request), or run the one the engine created (`handler`, whose
+        handle() and finish() the engine deferred)."""
         with self._lock:
             if self._running >= self._limit:
-                self._waiting.append((sock, address))
+                self._waiting.append((sock, address, handler))
                 return
             self._running += 1
         try:
-            threading.Thread(target=self._serve, args=(sock, address),
+            threading.Thread(target=self._serve, args=(sock, address, handler),
                              name="fasthttp-connection", daemon=True).start()
         except RuntimeError:
             with self._lock:
                 self._running -= 1
             self._server.shutdown_request(sock)
 
-    def _serve(self, sock: Any, address: Any) -> None:
+    def _serve(self, sock: Any, address: Any, handler: Any) -> None:
         server = self._server
         while True:
-            sock.setblocking(True)
+            # A blocking socket, with the class's `timeout` if it has one.
+            sock.settimeout(None if handler is None else handler.timeout)
             try:
-                server.finish_request(sock, address)
+                if handler is None:
+                    server.finish_request(sock, address)
+                else:
+                    try:
+                        handler.handle()
+                    finally:
+                        handler.finish()
             except Exception:
                 server.handle_error(sock, address)
             finally:
@@ -749,4 +772,4 @@ class _ClassicThreads:
                 if not self._waiting:
                     self._running -= 1
                     return
-                sock, address = self._waiting.popleft()
+                sock, address, handler = self._waiting.popleft()

@@ -181,6 +181,15 @@ class SocketReader:
             self._timeout_changed = False
             self._sock.settimeout(self._base_timeout)
 
+    def shrink(self) -> None:
+        """Nothing buffered: give back a buffer grown for a large request
+        (an idle connection keeps 8 KiB, not the largest body it had)."""
+        if self._start == self._end and len(self._storage) > _INITIAL_BUFFER * 8:
+            self._view.release()
+            self._storage = bytearray(_INITIAL_BUFFER)
+            self._view = memoryview(self._storage)
+            self._start = self._end = 0
+
     def _make_room(self) -> None:
         """Ensure free space after _end: slide data to the front, else grow."""
         cap = len(self._storage)
@@ -232,6 +241,8 @@ class SocketReader:
         writer = self._writer
         if writer is not None and (writer._corked or writer._pending):
             writer.push()       # e.g. "100 Continue": the peer waits for it
+            if writer._pending and not writer.holding:
+                writer._wait_sent(0)    # (a socket whose send could wait)
         if self._ready:
             self._ready = False     # wait_readable() has just seen input
             n = self._recv_waiting(False)
@@ -548,6 +559,9 @@ class SocketWriter:
         # flush() then never waits. False (a thread of the handler's own):
         # flush() waits until all is sent, as http.server's does.
         self.loop_owned = False
+        # A queued file ended before its response did (send_some dropped
+        # the rest): the connection must end.
+        self.cut_short = False
 
     def _send(self, data: Buffer, flags: int) -> None:
         timeout = self._sock.gettimeout()
@@ -636,8 +650,13 @@ class SocketWriter:
                 pending.pop(0)
                 if item.short:
                     # The response promised more than the file now holds: the
-                    # client cannot find the next response; end the connection.
-                    raise ConnectionAbortedError("file ended before the response did")
+                    # client cannot find the next response. Nothing more
+                    # goes out; the event loop closes the connection.
+                    self.cut_short = True
+                    self._drop_files()
+                    self._pending = []
+                    self._pending_bytes = self._file_bytes = 0
+                    return True
                 continue
             # Consecutive buffers leave in one send().
             k = 1

@@ -56,9 +56,11 @@ class EngineServer(HTTPServer):
     #: other connections by about this much, once.
     handoff_after: float = 0.004
 
-    #: Largest Content-Length body read whole before the handler runs (a
-    #: slow sender holds no thread); larger ones reach it as they arrive.
-    max_buffered_body: int = 64 * 1024
+    #: Largest body (Content-Length or chunked) read whole before the
+    #: handler runs, so that a slow sender holds no thread (nginx's request
+    #: buffering; 1 MiB is also its default client_max_body_size). Larger
+    #: ones reach the handler as they arrive, on a thread of its own.
+    max_buffered_body: int = 1024 * 1024
 
     #: Queued output above which no further requests are read from a
     #: connection (until it has drained).
