@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_support import readline
 
 import fasthttp
 from fasthttp import workers as fh_workers
@@ -93,7 +94,7 @@ def start(tmp_path):
         server = Server(proc, None)
         servers.append(server)
         if expect_port:
-            line = _readline(proc.stdout, TIMEOUT)
+            line = readline(proc.stdout, TIMEOUT)
             assert line.startswith(b"PORT "), (line, proc.stderr.read() if proc.poll() else b"")
             server.port = int(line.split()[1])
         return server
@@ -116,16 +117,6 @@ def start(tmp_path):
                     pass
         for stream in (proc.stdout, proc.stderr):
             stream.close()
-
-
-def _readline(stream, timeout):
-    """readline with a bound (the server prints PORT once it listens)."""
-    result = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert result, "no line within %s s" % timeout
-    return result[0]
 
 
 def _pids_over_rounds(server, rounds=8, per_round=25, want=2):

@@ -1,0 +1,182 @@
+"""The CLI's access log on stderr: common (http.server's lines, byte for
+byte), json (one JSON object a line, errors too) or off (errors only); and
+a client going away as one log line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socketserver
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from fasthttp import server
+from fasthttp.graceful import client_went_away
+
+__all__ = ["ACCESS_LOG_FORMATS", "JsonLogMixIn", "NoRequestLogMixIn", "LoggedErrorsMixIn"]
+
+ACCESS_LOG_FORMATS = ("common", "json", "off")
+
+if TYPE_CHECKING:
+    _HandlerBase = server.BaseHTTPRequestHandler
+    _ServerBase = socketserver.TCPServer
+else:
+    _HandlerBase = _ServerBase = object
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _log_time() -> str:
+    """http.server's log_date_time_string(), without a handler."""
+    year, month, day, hh, mm, ss, *_ = time.localtime()
+    return "%02d/%3s/%04d %02d:%02d:%02d" % (
+        day, server.BaseHTTPRequestHandler.monthname[month], year, hh, mm, ss)
+
+
+def _write(record: dict[str, Any]) -> None:
+    sys.stderr.write(json.dumps(record, ensure_ascii=True) + "\n")
+
+
+# -- the handler side: one record per request -------------------------------------
+
+class _CountingWriter:
+    """The handler's wfile during one request when the log is JSON: counts
+    the body bytes written through it. (http.server logs from send_response,
+    before any body exists, so the size is known only at the end.)"""
+
+    __slots__ = ("raw", "body_bytes")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.body_bytes = 0
+
+    def write(self, data: Any) -> Any:
+        n = self.raw.write(data)
+        if n:
+            self.body_bytes += n
+        return n
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def __getattr__(self, name: str) -> Any:   # fileno() for CGI, closed, ...
+        return getattr(self.raw, name)
+
+
+class JsonLogMixIn(_HandlerBase):
+    """One JSON object a line on stderr for each request, written once the
+    response is done (so with its size and duration), and for each error."""
+
+    _fh_status: Optional[int] = None
+    _fh_started = 0.0
+    _fh_requests = 0        # on this connection, as nginx's $connection_requests
+
+    def handle_one_request(self) -> None:
+        self._fh_status = None
+        self._fh_started = time.monotonic()
+        raw = self.wfile
+        counter = _CountingWriter(raw)
+        self.wfile = counter
+        try:
+            super().handle_one_request()
+        finally:
+            if self.wfile is counter:
+                self.wfile = raw
+            if self._fh_status_code() is not None:
+                self._fh_requests += 1
+                self._fh_write_request(counter.body_bytes)
+
+    def _fh_status_code(self) -> Optional[int]:
+        return self._fh_status      # (set meanwhile by log_request)
+
+    def parse_request(self) -> bool:
+        self._fh_started = time.monotonic()     # the request line is in
+        ok: bool = super().parse_request()
+        return ok
+
+    def flush_headers(self) -> None:
+        # The handler's own, on the writer underneath: the header block is
+        # not body (and our SocketWriter sends it held back with the body).
+        counter = self.wfile
+        if type(counter) is not _CountingWriter:
+            super().flush_headers()
+            return
+        self.wfile = counter.raw
+        try:
+            super().flush_headers()
+        finally:
+            self.wfile = counter
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        try:
+            self._fh_status = int(code)     # an HTTPStatus too
+        except (TypeError, ValueError):
+            self._fh_status = None
+
+    def log_error(self, format: str, *args: Any) -> None:
+        _write({"time": _now(), "event": "error", "remote": self._fh_remote(),
+                "method": getattr(self, "command", None) or None,
+                "path": getattr(self, "path", None),
+                "message": format % args, "pid": os.getpid()})
+
+    def _fh_remote(self) -> Any:
+        return self.client_address[0] if self.client_address else None
+
+    def _fh_write_request(self, size: int) -> None:
+        headers: Any = getattr(self, "headers", None)
+        get: Callable[[str], Any] = headers.get if hasattr(headers, "get") else (lambda n: None)
+        _write({
+            "time": _now(), "event": "request", "remote": self._fh_remote(),
+            "method": getattr(self, "command", None) or None,
+            "path": getattr(self, "path", None),
+            "version": getattr(self, "request_version", None),
+            "status": self._fh_status, "size": size,
+            "duration_ms": round((time.monotonic() - self._fh_started) * 1000.0, 3),
+            "referer": get("Referer"), "user_agent": get("User-Agent"),
+            "connection_requests": self._fh_requests, "pid": os.getpid(),
+        })
+
+
+class NoRequestLogMixIn(_HandlerBase):
+    """--access-log off: no request lines (log_error still writes)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+# -- the server side: a client going away, a handler's exception --------------------
+
+class LoggedErrorsMixIn(_ServerBase):
+    """A client going away is one log line (none with `off`), not a
+    traceback."""
+
+    #: One of ACCESS_LOG_FORMATS (a keyword argument of the constructor).
+    access_log = "common"
+
+    def __init__(self, *args: Any, access_log: str | None = None, **kwargs: Any) -> None:
+        if access_log is not None:
+            self.access_log = access_log
+        super().__init__(*args, **kwargs)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        host = client_address[0] if isinstance(client_address, tuple) and client_address \
+            else "unix:"
+        if not client_went_away(exc):
+            super().handle_error(request, client_address)
+            return
+        if self.access_log == "off":
+            return
+        if self.access_log == "json":
+            _write({"time": _now(), "event": "disconnect", "remote": host,
+                    "message": "client closed the connection (%s)" % type(exc).__name__,
+                    "pid": os.getpid()})
+        else:
+            sys.stderr.write("%s - - [%s] client closed the connection (%s)\n" % (
+                host, _log_time(), type(exc).__name__))
+

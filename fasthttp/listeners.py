@@ -1,0 +1,184 @@
+"""Where the CLI listens: a TCP port, a Unix socket, an inherited socket.
+
+- TCP: `-b ADDRESS` and a port, resolved as http.server's CLI does
+  (dual-stack where it can).
+- A Unix socket (`--unix-socket PATH`): a stale socket file there (nobody
+  listening) is removed first; the process that made the file removes it
+  at exit.
+- An inherited listening socket: `--fd N`, or the first socket systemd
+  passed to this very process (LISTEN_FDS/LISTEN_PID, sd_listen_fds(3)).
+
+Compare gunicorn's sock.py and systemd.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import http.server as _stdlib
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from fasthttp import server
+
+__all__ = ["Listener", "ListenError", "ListenerMixIn", "tcp_listener", "unix_listener",
+           "fd_listener", "systemd_fd"]
+
+#: The first socket systemd passes (sd_listen_fds(3)).
+SD_LISTEN_FDS_START = 3
+
+# http.server's CLI's choice of address family (IPv6 when it can); not in typeshed.
+_get_best_family: Callable[..., tuple[Any, Any]] = vars(_stdlib)["_get_best_family"]
+
+if TYPE_CHECKING:
+    _ServerBase = server.HTTPServer
+else:
+    _ServerBase = object
+
+
+class ListenError(Exception):
+    """A reason not to listen, told in one line."""
+
+
+@dataclass
+class Listener:
+    """Where to listen, decided before the server exists."""
+
+    family: int
+    address: Any                        # (host, port), a path, or ("", 0) when inherited
+    inherited: Optional[socket.socket] = None
+    origin: str = ""                    # "fd 3", "systemd (fd 3)" for an inherited socket
+
+    @property
+    def unix_path(self) -> Optional[str]:
+        return self.address if self.inherited is None and isinstance(self.address, str) \
+            else None
+
+    def describe(self) -> str:
+        """Where, for a message: 'unix:PATH', 'fd 3', '127.0.0.1 port 8000'."""
+        if self.inherited is not None:
+            return self.origin
+        if isinstance(self.address, str):
+            return "unix:" + self.address
+        return "%s port %s" % (self.address[0] or "*", self.address[1])
+
+
+def tcp_listener(bind: Optional[str], port: Optional[int]) -> Listener:
+    port = 8000 if port is None else port
+    try:
+        family, address = _get_best_family(bind, port)
+    except socket.gaierror as e:
+        raise ListenError("cannot resolve --bind %s: %s" % (bind, e.strerror)) from None
+    return Listener(family, address)
+
+
+def unix_listener(path: str) -> Listener:
+    return Listener(socket.AF_UNIX, path)
+
+
+def fd_listener(fd: int, origin: str = "") -> Listener:
+    origin = origin or "fd %d" % fd
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as e:
+        raise ListenError("--fd %d: not a socket (%s)" % (fd, e.strerror or e)) from None
+    if sock.type != socket.SOCK_STREAM or sock.family not in (
+            socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
+        sock.detach()
+        raise ListenError("--fd %d: not a TCP or Unix stream socket" % fd)
+    return Listener(sock.family, ("", 0), inherited=sock, origin=origin)
+
+
+def systemd_fd() -> int | None:
+    """The first socket systemd passed to this very process, if any
+    (sd_listen_fds(3)); the variables are removed, as sd_listen_fds(1) does,
+    so child processes (CGI scripts) do not see them."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    try:
+        count = int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return None
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
+    return SD_LISTEN_FDS_START if count >= 1 else None
+
+
+def remove_stale_socket(path: str) -> None:
+    """A socket file nobody listens on (left by a killed server) is removed;
+    one with a live server keeps it (EADDRINUSE); other files are refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ListenError("--unix-socket %s: the file exists and is not a socket" % path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)
+        return
+    except OSError:
+        return      # let bind() say what is wrong
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+
+
+class ListenerMixIn(_ServerBase):
+    """Put before a server class: it listens where `listener=` says (a
+    keyword argument of the constructor), and gives the Unix socket file
+    it made back at server_close()."""
+
+    listener: Optional[Listener] = None
+    _fh_owner: Optional[int] = None     # the pid that created the Unix socket file
+
+    def __init__(self, *args: Any, listener: Optional[Listener] = None, **kwargs: Any) -> None:
+        if listener is not None:
+            self.listener = listener
+            self.address_family = listener.family
+        super().__init__(*args, **kwargs)
+
+    def server_bind(self) -> None:
+        listener = self.listener
+        if listener is None:
+            super().server_bind()
+            return
+        if listener.inherited is not None:
+            self.socket.close()     # the one TCPServer made: unused
+            self.socket = listener.inherited
+            self.server_address = self.socket.getsockname()
+        elif listener.unix_path is not None:
+            self._bind_unix(listener, listener.unix_path)
+        else:
+            # As http.server's CLI: accept IPv4 on an IPv6 socket where possible.
+            with contextlib.suppress(Exception):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+            return
+        address: Any = self.server_address
+        if isinstance(address, tuple):
+            host, port = address[:2]
+            self.server_name = socket.getfqdn(host)
+            self.server_port = port
+        else:
+            self.server_name, self.server_port = "localhost", 0
+
+    def _bind_unix(self, listener: Listener, path: str) -> None:
+        remove_stale_socket(path)
+        self.socket.bind(path)
+        self._fh_owner = os.getpid()
+        self.server_address = path  # type: ignore[assignment] # a path
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Workers close their copy too; the file goes with the process that made it.
+        path = self.listener.unix_path if self.listener is not None else None
+        if path is not None and self._fh_owner == os.getpid():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            self._fh_owner = None
