@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -227,10 +228,15 @@ def install_signal_handlers(
     return previous
 
 
+#: How a TLS connection ends when its client drops it without TLS's own
+#: close (close_notify): the TLS form of a reset.
+_TLS_GONE = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
 def client_went_away(exc: BaseException | None) -> bool:
     """Is this how a connection ends when the client resets or closes it
     under us (a browser closing a tab, wrk at the end of a run)?"""
-    return isinstance(exc, ConnectionError)     # reset, broken pipe, aborted
+    return isinstance(exc, (ConnectionError, *_TLS_GONE))   # reset, broken pipe, aborted
 
 
 class QuietErrorsMixIn(_MixInBase):

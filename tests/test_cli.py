@@ -11,12 +11,14 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
+import time
 
 import cli_support
 import pytest
 from cli_support import BODY, TIMEOUT, cli, fails_with, get, stop
-from test_tls import make_cert
+from test_tls import client_context, make_cert
 
 import fasthttp
 from fasthttp import __main__ as cli_module
@@ -175,3 +177,35 @@ def test_usage_errors(args, capsys):
     assert exit.value.code == 2
     assert "usage:" in capsys.readouterr().err
 
+
+# -- TLS clients that go away ----------------------------------------------------------
+
+def _tls_client_goes_away(port, how):
+    """Handshake, ask for a large file, then leave without reading it: a
+    close without TLS's close_notify, or a reset."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    tls = client_context().wrap_socket(raw)
+    tls.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    if how == "reset":
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    tls.close()
+
+
+@pytest.mark.parametrize("log", ["common", "json"])
+def test_tls_client_gone_after_the_handshake_is_one_line(run_cli, site, cert, log):
+    (site / "big.bin").write_bytes(b"x" * (4 << 20))    # more than the socket buffers
+    proc, port = run_cli("--tls-cert", cert[0], "--tls-key", cert[1], "--access-log", log)
+    for how in ["close", "reset"] * 3:
+        _tls_client_goes_away(port, how)
+    time.sleep(0.5)
+    assert get(port, tls=True) == (200, BODY)          # and it serves on
+    code, out, err = stop(proc)
+    assert code == 0
+    assert b"Traceback" not in err and b"----" not in err, err.decode()[:3000]
+    gone = [line for line in err.splitlines() if b"closed the connection" in line]
+    assert len(gone) <= 6
+    others = [line for line in err.splitlines() if line not in gone]
+    if log == "json":
+        assert all(line.startswith(b"{") for line in err.splitlines())
+    else:
+        assert all(b'"GET /' in line for line in others), others
