@@ -68,6 +68,8 @@ class Listener:
 
 def tcp_listener(bind: Optional[str], port: Optional[int]) -> Listener:
     port = 8000 if port is None else port
+    if not 0 <= port <= 65535:
+        raise ListenError("port %d: a TCP port is 0 to 65535" % port)
     try:
         family, address = _get_best_family(bind, port)
     except socket.gaierror as e:
@@ -81,6 +83,8 @@ def unix_listener(path: str) -> Listener:
 
 def fd_listener(fd: int, origin: str = "") -> Listener:
     origin = origin or "fd %d" % fd
+    if fd < 0:
+        raise ListenError("--fd %d: not a file descriptor" % fd)
     try:
         sock = socket.socket(fileno=fd)
     except OSError as e:

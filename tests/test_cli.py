@@ -168,6 +168,12 @@ def test_bad_fd_and_usage_errors(tmp_path):
                % (tmp_path / "file"), "--unix-socket", str(tmp_path / "file"))
 
 
+def test_negative_fd_and_ports_out_of_range_are_one_line():
+    fails_with("fasthttp: --fd -1: not a file descriptor", "--fd", "-1")
+    fails_with("fasthttp: port -1: a TCP port is 0 to 65535", "-1")
+    fails_with("fasthttp: port 65536: a TCP port is 0 to 65535", "-b", "127.0.0.1", "65536")
+
+
 @pytest.mark.parametrize("args", [["--fd", "3", "8000"], ["--unix-socket", "x", "-b", "::1"],
                                   ["--server", "loop", "--tls-cert", "c.pem"],
                                   ["--forwarded-allow-ips", "10.0.0.300"]])
