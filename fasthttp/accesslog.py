@@ -1,6 +1,10 @@
 """The CLI's access log on stderr: common (http.server's lines, byte for
 byte), json (one JSON object a line, errors too) or off (errors only); and
 a client going away as one log line.
+
+Every field is escaped as http.server escapes its log messages (C0 and C1
+control characters and DEL as \\xNN, a backslash doubled): nothing a client
+sends reaches a terminal or a log parser raw, in either format.
 """
 
 from __future__ import annotations
@@ -16,15 +20,31 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from fasthttp import server
 from fasthttp.graceful import client_went_away
 
-__all__ = ["ACCESS_LOG_FORMATS", "JsonLogMixIn", "NoRequestLogMixIn", "LoggedErrorsMixIn"]
+__all__ = ["ACCESS_LOG_FORMATS", "JsonLogMixIn", "NoRequestLogMixIn", "LoggedErrorsMixIn",
+           "escape", "json_line"]
 
 ACCESS_LOG_FORMATS = ("common", "json", "off")
+
+# http.server's table (3.12; and its security releases before): C0, DEL and
+# C1 controls as \xNN, and the backslash doubled.
+_ESCAPES = {c: "\\x%02x" % c for c in (*range(0x20), *range(0x7F, 0xA0))}
+_ESCAPES[ord("\\")] = "\\\\"
 
 if TYPE_CHECKING:
     _HandlerBase = server.BaseHTTPRequestHandler
     _ServerBase = socketserver.TCPServer
 else:
     _HandlerBase = _ServerBase = object
+
+
+def escape(value: Any) -> Any:
+    """A log field made safe: strings escaped, other values as they are."""
+    return value.translate(_ESCAPES) if isinstance(value, str) else value
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON object, its string fields escaped; no newline."""
+    return json.dumps({k: escape(v) for k, v in record.items()}, ensure_ascii=True)
 
 
 def _now() -> str:
@@ -39,7 +59,7 @@ def _log_time() -> str:
 
 
 def _write(record: dict[str, Any]) -> None:
-    sys.stderr.write(json.dumps(record, ensure_ascii=True) + "\n")
+    sys.stderr.write(json_line(record) + "\n")
 
 
 # -- the handler side: one record per request -------------------------------------
@@ -178,5 +198,5 @@ class LoggedErrorsMixIn(_ServerBase):
                     "pid": os.getpid()})
         else:
             sys.stderr.write("%s - - [%s] client closed the connection (%s)\n" % (
-                host, _log_time(), type(exc).__name__))
+                escape(host), _log_time(), type(exc).__name__))
 

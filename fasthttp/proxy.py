@@ -2,8 +2,10 @@
 
 Behind a reverse proxy (nginx) every request comes from the proxy; the
 proxy names the client in X-Forwarded-For. That header is believed only
-from peers listed in --forwarded-allow-ips (ForwardedTrust). Compare
-uvicorn's middleware/proxy_headers.py.
+from peers listed in --forwarded-allow-ips (ForwardedTrust), and only for
+what it can be: an IP address. Anything else (a name, a port, text with
+control characters) keeps the peer's address, as nginx's realip module
+does. Compare uvicorn's middleware/proxy_headers.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ else:
     _HandlerBase = object
 
 
+def ip_address(text: str) -> _IPAddress | None:
+    """`text` as an IP address, or None. An IPv6 zone ("fe80::1%eth0") is
+    refused: it is free text."""
+    try:
+        address: _IPAddress = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            return None
+        if address.ipv4_mapped:
+            return address.ipv4_mapped    # an IPv4 client of a dual-stack socket
+    return address
+
+
 class ForwardedTrust:
     """Which peers may tell the client's address in X-Forwarded-For."""
 
@@ -46,24 +63,22 @@ class ForwardedTrust:
             return True
         if host == UNIX_PEER[0]:
             return self.unix
-        try:
-            address: _IPAddress = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped    # an IPv4 client of a dual-stack socket
-        return any(address in network for network in self.networks)
+        address = ip_address(host)
+        return address is not None and any(address in network for network in self.networks)
 
     def client(self, peer: str, forwarded_for: list[str] | None) -> str | None:
         """The client's address if `peer` is trusted and says one, else None.
         Each proxy appends the address it got the request from, so read from
         the right: the first address not trusted is the client; addresses to
-        its left are whatever that client wrote."""
+        its left are whatever that client wrote. A hop that is not an IP
+        address ends the walk with None: the peer's address stands."""
         if not forwarded_for or not self.trusts(peer):
             return None
-        hops = [h.strip() for field in forwarded_for for h in field.split(",")]
+        hops = [h.strip(" \t") for field in forwarded_for for h in field.split(",")]
         hops = [h for h in hops if h]
         for hop in reversed(hops):
+            if ip_address(hop) is None:
+                return None
             if not self.trusts(hop):
                 return hop
         return hops[0] if hops else None

@@ -1,5 +1,6 @@
 """The CLI's access log (fasthttp/accesslog.py): http.server's common lines,
-JSON records, off; a client going away in one line."""
+JSON records, off; a client going away in one line; every field escaped,
+in both formats."""
 import http.client
 import json
 import re
@@ -177,3 +178,51 @@ def test_serve_logs_a_reset_in_one_line_the_library_classes_keep_the_traceback(c
             pass
     assert fh_graceful.graceful_class(Own).handle_error is Own.handle_error
 
+
+# -- control characters: escaped in every field, common and JSON ----------------------
+
+#: C0 (ESC, BEL), DEL and C1 (U+009B, the 8-bit CSI) as a client may send them.
+_HOSTILE = "\x9b31m\x7f\x1b]0;\x07"
+_RAW_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _hostile_request(port, target, headers):
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        head = "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" % target
+        head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
+        sock.sendall(head.encode("latin-1"))
+        sock.settimeout(TIMEOUT)
+        while sock.recv(65536):
+            pass
+
+
+@pytest.mark.parametrize("log", ["common", "json"])
+def test_control_characters_are_escaped_in_every_field(run_cli, log):
+    proc, port = run_cli("--access-log", log, "-p", "HTTP/1.1",
+                         "--forwarded-allow-ips", "127.0.0.1")
+    c1 = "\x9b"
+    # From a trusted proxy: a client address that is no address at all.
+    _hostile_request(port, "/hello.txt", {"X-Forwarded-For": c1 + "31m 6.6.6.6 - - [forged]"})
+    _hostile_request(port, "/hello.txt", {"X-Forwarded-For": "203.0.113.7, " + c1})
+    _hostile_request(port, "/a%s.txt" % c1, {"User-Agent": "ua" + c1 + "x",
+                                             "Referer": "r" + c1 + "\xa0"})
+    _hostile_request(port, "/hello.txt", {"User-Agent": _HOSTILE})     # refused (400) or not
+    code, out, err = stop(proc)
+    assert code == 0
+    text = err.decode("latin-1") if log == "common" else err.decode()
+    assert not _RAW_CONTROLS.search(text), text
+    lines = text.splitlines()
+    if log == "common":
+        requests = [line for line in lines if '"GET ' in line]
+        assert len(requests) >= 3
+        assert all(line.startswith("127.0.0.1 - - [") for line in requests), requests
+        assert "\\x9b" in requests[2]         # the path, escaped as http.server does
+        return
+    records = [json.loads(line) for line in lines]
+    values = [v for r in records for v in r.values() if isinstance(v, str)]
+    assert not [v for v in values if _RAW_CONTROLS.search(v)]    # decoded, too
+    requests = [r for r in records if r["event"] == "request"]
+    assert [r["remote"] for r in requests[:3]] == ["127.0.0.1"] * 3
+    assert requests[2]["path"] == "/a\\x9b.txt"
+    assert requests[2]["user_agent"] == "ua\\x9bx"
+    assert requests[2]["referer"] == "r\\x9b\xa0"       # (U+00A0 is no control)
