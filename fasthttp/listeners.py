@@ -1,10 +1,15 @@
 """Where the CLI listens: a TCP port, a Unix socket, an inherited socket.
 
-- TCP: `-b ADDRESS` and a port, resolved as http.server's CLI does
-  (dual-stack where it can).
+- TCP: `-b ADDRESS` and a port, resolved as http.server's CLI does (the
+  default is all IPv4 interfaces; an IPv6 address such as `::` also takes
+  IPv4 clients, as http.server's CLI makes it dual-stack).
 - A Unix socket (`--unix-socket PATH`): a stale socket file there (nobody
-  listening) is removed first; the process that made the file removes it
-  at exit.
+  listening) is removed first; at exit the process removes the file only
+  if it is still the very socket it made (same device and inode), never a
+  new instance's socket or another file put there. Checking for a stale
+  file, binding and listening happen under an flock on the socket's
+  directory, so two instances starting at once cannot each remove the
+  other's socket.
 - An inherited listening socket: `--fd N`, or the first socket systemd
   passed to this very process (LISTEN_FDS/LISTEN_PID, sd_listen_fds(3)).
 
@@ -15,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import http.server as _stdlib
 import os
 import socket
 import stat
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -29,6 +37,9 @@ __all__ = ["Listener", "ListenError", "ListenerMixIn", "tcp_listener", "unix_lis
 
 #: The first socket systemd passes (sd_listen_fds(3)).
 SD_LISTEN_FDS_START = 3
+
+#: How long to wait for another instance binding in the same directory.
+BIND_LOCK_TIMEOUT = 5.0
 
 # http.server's CLI's choice of address family (IPv6 when it can); not in typeshed.
 _get_best_family: Callable[..., tuple[Any, Any]] = vars(_stdlib)["_get_best_family"]
@@ -111,26 +122,65 @@ def systemd_fd() -> int | None:
     return SD_LISTEN_FDS_START if count >= 1 else None
 
 
+# -- Unix socket files -------------------------------------------------------------
+
+@contextlib.contextmanager
+def _bind_lock(path: str) -> Iterator[None]:
+    """An exclusive flock on the socket's directory for checking, binding
+    and listening: no lock file to leave behind. (An unreadable directory:
+    no lock, as before.)"""
+    try:
+        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + BIND_LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ListenError("--unix-socket %s: its directory stayed locked by "
+                                      "another process for %.0f s"
+                                      % (path, BIND_LOCK_TIMEOUT)) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)    # (releases the lock)
+
+
 def remove_stale_socket(path: str) -> None:
     """A socket file nobody listens on (left by a killed server) is removed;
     one with a live server keeps it (EADDRINUSE); other files are refused."""
     try:
-        mode = os.stat(path).st_mode
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(mode):
         raise ListenError("--unix-socket %s: the file exists and is not a socket" % path)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)   # a live server with a full backlog: EAGAIN, not a wait
     try:
         probe.connect(path)
     except ConnectionRefusedError:
         os.unlink(path)
         return
     except OSError:
-        return      # let bind() say what is wrong
+        return      # live but busy, or not ours to judge: let bind() say what is wrong
     finally:
         probe.close()
     raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the socket file at `path`, or None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
 class ListenerMixIn(_ServerBase):
@@ -139,6 +189,7 @@ class ListenerMixIn(_ServerBase):
     it made back at server_close()."""
 
     listener: Optional[Listener] = None
+    _fh_socket_file: Optional[tuple[int, int]] = None   # (device, inode) of ours
     _fh_owner: Optional[int] = None     # the pid that created the Unix socket file
 
     def __init__(self, *args: Any, listener: Optional[Listener] = None, **kwargs: Any) -> None:
@@ -173,16 +224,25 @@ class ListenerMixIn(_ServerBase):
             self.server_name, self.server_port = "localhost", 0
 
     def _bind_unix(self, listener: Listener, path: str) -> None:
-        remove_stale_socket(path)
-        self.socket.bind(path)
-        self._fh_owner = os.getpid()
-        self.server_address = path  # type: ignore[assignment] # a path
+        with _bind_lock(path):
+            remove_stale_socket(path)
+            self.socket.bind(path)
+            self._fh_owner = os.getpid()
+            self._fh_socket_file = _file_id(path)
+            self.server_address = path  # type: ignore[assignment] # a path
+            # Listening here, still under the lock: another instance's probe
+            # sees a live socket, never a bound but not yet listening one.
+            self.socket.listen(self.request_queue_size)
+
+    def _unlink_own_socket(self) -> None:
+        path = self.listener.unix_path if self.listener is not None else None
+        if path is None or self._fh_owner != os.getpid():
+            return      # workers close their copy too; the file goes with its maker
+        self._fh_owner = None
+        if self._fh_socket_file is not None and _file_id(path) == self._fh_socket_file:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def server_close(self) -> None:
         super().server_close()
-        # Workers close their copy too; the file goes with the process that made it.
-        path = self.listener.unix_path if self.listener is not None else None
-        if path is not None and self._fh_owner == os.getpid():
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            self._fh_owner = None
+        self._unlink_own_socket()

@@ -2,16 +2,24 @@
 permissions, restarts), inherited sockets (--fd, systemd)."""
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 
 import cli_support
 from cli_support import (
+    BACKEND_ARGV,
     BODY,
+    TIMEOUT,
     fails_with,
     get,
+    readline,
     stop,
     unix_get,
+    wait_until,
 )
 
 site, run_cli = cli_support.site, cli_support.run_cli     # fixtures
@@ -72,3 +80,88 @@ def test_systemd_socket_activation(run_cli):
     assert get(port) == (200, BODY)
     assert stop(proc)[0] == 0
 
+
+# -- restarts: the file goes with the process that made it -----------------------------
+
+def _slow_unix_request(path, seconds, result):
+    def run():
+        try:
+            result.append(unix_get(path, "/slow?%s" % seconds))
+        except Exception as exc:
+            result.append(exc)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _refused(path):
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(path)
+        return False
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    finally:
+        probe.close()
+
+
+def test_unix_socket_restart_keeps_the_new_instance_socket(run_cli, tmp_path):
+    """18.13: while the old instance drains after SIGTERM its socket file
+    looks stale; the new one replaces it; the old one, exiting, must not
+    remove the new one's socket."""
+    path = str(tmp_path / "fasthttp.sock")
+    old, _ = run_cli("--unix-socket", path, "--graceful-timeout", "5",
+                     listen=(), argv0=BACKEND_ARGV)
+    result = []
+    slow = _slow_unix_request(path, 1.5, result)
+    time.sleep(0.4)                             # in the handler's sleep now
+    old.send_signal(signal.SIGTERM)
+    wait_until(lambda: _refused(path), what="the old instance to stop listening")
+    assert os.path.exists(path)                 # still there: it drains
+    new, _ = run_cli("--unix-socket", path, listen=())
+    slow.join(TIMEOUT)
+    assert result == [(200, b"slow")]           # the old one finished its request
+    assert old.wait(TIMEOUT) == 0
+    assert unix_get(path) == (200, BODY)        # the new one still answers there
+    assert stop(new)[0] == 0
+    assert not os.path.exists(path)             # and removes its own at exit
+
+
+def test_unix_socket_exit_leaves_another_file_at_its_path(run_cli, tmp_path):
+    path = str(tmp_path / "fasthttp.sock")
+    proc, _ = run_cli("--unix-socket", path, listen=())
+    os.unlink(path)
+    with open(path, "w") as f:                  # someone else's file now
+        f.write("not yours\n")
+    assert stop(proc)[0] == 0
+    with open(path) as f:
+        assert f.read() == "not yours\n"
+
+
+def test_unix_socket_instances_started_together_one_serves(site, tmp_path):
+    """Checking for a stale file, binding and listening happen under a lock:
+    of instances started at once, one serves, the others say the address is
+    in use, and the socket file reaches the one that serves."""
+    path = str(tmp_path / "fasthttp.sock")
+    procs = [subprocess.Popen([sys.executable, "-m", "fasthttp", "--unix-socket", path,
+                               "-d", str(site)], env=cli_support.cli_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    try:
+        serving = []
+        for proc in procs:
+            line = readline(proc.stdout)
+            if line.startswith(b"Serving HTTP"):
+                serving.append(proc)
+            else:
+                assert proc.wait(TIMEOUT) == 1
+                assert b"Address already in use" in proc.stderr.read()
+        assert len(serving) == 1
+        assert unix_get(path) == (200, BODY)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(TIMEOUT)
+            proc.stdout.close()
+            proc.stderr.close()
