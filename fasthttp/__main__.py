@@ -1,6 +1,7 @@
 """python -m fasthttp: the command line of `python -m http.server`, on fasthttp.
 
     python -m fasthttp [port] [-b ADDRESS | --unix-socket PATH | --fd N]
+                       [--unix-socket-mode MODE] [--unix-socket-group GROUP]
                        [-d DIRECTORY] [-p VERSION] [--cgi] [--server {threading,loop}]
                        [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]]
                        [--workers N] [--access-log {common,json,off}]
@@ -52,6 +53,17 @@ def implementation() -> str:
     return "fasthttp %s (%s), Python %s" % (__version__, path, platform.python_version())
 
 
+def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parser raising ValueError with its reason."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fasthttp",
@@ -70,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--fd", type=int, metavar="N",
                         help="serve on the listening socket inherited as file "
                              "descriptor N (systemd socket activation: 3; a supervisor's socket)")
+    parser.add_argument("--unix-socket-mode", type=_argument(listeners.parse_mode),
+                        metavar="MODE",
+                        help="permissions of the --unix-socket file, in octal, as chmod "
+                             "(e.g. 660; connecting takes write permission) "
+                             "(default: 666 less the umask)")
+    parser.add_argument("--unix-socket-group", type=_argument(listeners.parse_group),
+                        metavar="GROUP",
+                        help="group of the --unix-socket file, a name or number "
+                             "(e.g. www-data, for nginx's workers with --unix-socket-mode 660)")
     parser.add_argument("-d", "--directory", default=os.getcwd(),
                         help="serve this directory (default: current directory)")
     parser.add_argument("-p", "--protocol", metavar="VERSION", default="HTTP/1.0",
@@ -231,6 +252,9 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--server loop does not serve TLS; use --server threading")
     if (args.unix_socket or args.fd is not None) and (args.bind or args.port is not None):
         parser.error("--unix-socket and --fd take the place of --bind and the port")
+    if (args.unix_socket_mode is not None or args.unix_socket_group is not None) \
+            and not args.unix_socket:
+        parser.error("--unix-socket-mode and --unix-socket-group need --unix-socket")
     try:
         ForwardedTrust(args.forwarded_allow_ips)
     except ValueError as e:
@@ -255,7 +279,8 @@ def _listener(args: argparse.Namespace) -> listeners.Listener:
     if args.fd is not None:
         return listeners.fd_listener(args.fd)
     if args.unix_socket:
-        return listeners.unix_listener(args.unix_socket)
+        return listeners.unix_listener(args.unix_socket, args.unix_socket_mode,
+                                       args.unix_socket_group)
     if not args.bind and args.port is None:
         fd = listeners.systemd_fd()
         if fd is not None:

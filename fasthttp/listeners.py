@@ -4,12 +4,13 @@
   default is all IPv4 interfaces; an IPv6 address such as `::` also takes
   IPv4 clients, as http.server's CLI makes it dual-stack).
 - A Unix socket (`--unix-socket PATH`): a stale socket file there (nobody
-  listening) is removed first; at exit the process removes the file only
-  if it is still the very socket it made (same device and inode), never a
-  new instance's socket or another file put there. Checking for a stale
-  file, binding and listening happen under an flock on the socket's
-  directory, so two instances starting at once cannot each remove the
-  other's socket.
+  listening) is removed first; the file gets `--unix-socket-mode` and
+  `--unix-socket-group` before anyone can connect; at exit the process
+  removes the file only if it is still the very socket it made (same
+  device and inode), never a new instance's socket or another file put
+  there. Checking for a stale file, binding and listening happen under an
+  flock on the socket's directory, so two instances starting at once cannot
+  each remove the other's socket.
 - An inherited listening socket: `--fd N`, or the first socket systemd
   passed to this very process (LISTEN_FDS/LISTEN_PID, sd_listen_fds(3)).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import grp
 import http.server as _stdlib
 import os
 import socket
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from fasthttp import server
 
 __all__ = ["Listener", "ListenError", "ListenerMixIn", "tcp_listener", "unix_listener",
-           "fd_listener", "systemd_fd"]
+           "fd_listener", "systemd_fd", "parse_mode", "parse_group"]
 
 #: The first socket systemd passes (sd_listen_fds(3)).
 SD_LISTEN_FDS_START = 3
@@ -60,6 +62,8 @@ class Listener:
 
     family: int
     address: Any                        # (host, port), a path, or ("", 0) when inherited
+    unix_mode: Optional[int] = None     # --unix-socket-mode
+    unix_gid: Optional[int] = None      # --unix-socket-group
     inherited: Optional[socket.socket] = None
     origin: str = ""                    # "fd 3", "systemd (fd 3)" for an inherited socket
 
@@ -88,8 +92,8 @@ def tcp_listener(bind: Optional[str], port: Optional[int]) -> Listener:
     return Listener(family, address)
 
 
-def unix_listener(path: str) -> Listener:
-    return Listener(socket.AF_UNIX, path)
+def unix_listener(path: str, mode: Optional[int] = None, gid: Optional[int] = None) -> Listener:
+    return Listener(socket.AF_UNIX, path, unix_mode=mode, unix_gid=gid)
 
 
 def fd_listener(fd: int, origin: str = "") -> Listener:
@@ -120,6 +124,27 @@ def systemd_fd() -> int | None:
     for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(name, None)
     return SD_LISTEN_FDS_START if count >= 1 else None
+
+
+def parse_mode(text: str) -> int:
+    """'660', '0660' or '0o660': permission bits, as chmod's octal."""
+    try:
+        mode = int(text[2:] if text.lower().startswith("0o") else text, 8)
+    except ValueError:
+        raise ValueError("not an octal mode: %r" % text) from None
+    if not 0 <= mode <= 0o777:
+        raise ValueError("not a permission mode (000 to 777): %r" % text)
+    return mode
+
+
+def parse_group(text: str) -> int:
+    """A group name or number: its gid."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return grp.getgrnam(text).gr_gid
+    except KeyError:
+        raise ValueError("no such group: %r" % text) from None
 
 
 # -- Unix socket files -------------------------------------------------------------
@@ -230,6 +255,17 @@ class ListenerMixIn(_ServerBase):
             self._fh_owner = os.getpid()
             self._fh_socket_file = _file_id(path)
             self.server_address = path  # type: ignore[assignment] # a path
+            try:
+                # Before listen(): nobody connects with the wrong permissions.
+                if listener.unix_gid is not None:
+                    os.chown(path, -1, listener.unix_gid)
+                if listener.unix_mode is not None:
+                    os.chmod(path, listener.unix_mode)
+            except OSError as e:
+                self._unlink_own_socket()
+                what = "--unix-socket-group" if listener.unix_gid is not None and \
+                    e.errno == errno.EPERM else "--unix-socket-mode"
+                raise ListenError("%s on %s: %s" % (what, path, e.strerror or e)) from None
             # Listening here, still under the lock: another instance's probe
             # sees a live socket, never a bound but not yet listening one.
             self.socket.listen(self.request_queue_size)

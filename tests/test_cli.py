@@ -176,7 +176,11 @@ def test_negative_fd_and_ports_out_of_range_are_one_line():
 
 @pytest.mark.parametrize("args", [["--fd", "3", "8000"], ["--unix-socket", "x", "-b", "::1"],
                                   ["--server", "loop", "--tls-cert", "c.pem"],
-                                  ["--forwarded-allow-ips", "10.0.0.300"]])
+                                  ["--forwarded-allow-ips", "10.0.0.300"],
+                                  ["--unix-socket", "x", "--unix-socket-mode", "888"],
+                                  ["--unix-socket", "x", "--unix-socket-mode", "1777"],
+                                  ["--unix-socket", "x", "--unix-socket-group", "no-such-group"],
+                                  ["--unix-socket-mode", "660"], ["--unix-socket-group", "0"]])
 def test_usage_errors(args, capsys):
     with pytest.raises(SystemExit) as exit:
         cli_module.main(args)

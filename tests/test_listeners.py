@@ -1,15 +1,21 @@
 """Where the CLI listens (fasthttp/listeners.py): Unix sockets (stale files,
 permissions, restarts), inherited sockets (--fd, systemd)."""
+import grp
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import cli_support
+import pytest
 from cli_support import (
     BACKEND_ARGV,
     BODY,
@@ -78,6 +84,78 @@ def test_systemd_socket_activation(run_cli):
     assert banner_port == port
     assert b"; socket from systemd (fd 3); pid " in proc.details
     assert get(port) == (200, BODY)
+    assert stop(proc)[0] == 0
+
+
+# -- the socket file's permissions ------------------------------------------------------
+
+def _unprivileged_user():
+    """(name, uid, gid) of the user nginx's workers run as on Debian."""
+    for name in ("www-data", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name, entry.pw_uid, entry.pw_gid
+    return None
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory other users may enter (pytest's tmp_path is the owner's only)."""
+    path = tempfile.mkdtemp(prefix="fasthttp-sock-")
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_unix_socket_mode_and_group(run_cli, shared_dir):
+    path = os.path.join(shared_dir, "fasthttp.sock")
+    user = _unprivileged_user() if os.geteuid() == 0 else None
+    gid = user[2] if user else os.getegid()
+    proc, _ = run_cli("--unix-socket", path, "--unix-socket-mode", "660",
+                      "--unix-socket-group", grp.getgrgid(gid).gr_name, listen=())
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o660, gid)
+    assert unix_get(path) == (200, BODY)
+    assert stop(proc)[0] == 0
+
+
+_CONNECT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    sys.exit(e.strerror)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or not _unprivileged_user(), reason="needs root, setpriv and www-data")
+@pytest.mark.parametrize("options, reachable", [
+    ((), False),                # 0755 from the umask: only its owner may connect
+    (("--unix-socket-mode", "660", "--unix-socket-group", "{group}"), True)])
+def test_unprivileged_user_connects_only_when_allowed(run_cli, shared_dir, options, reachable):
+    """nginx's workers run as www-data on Debian (15.4): the README's recipe
+    gives them the socket with --unix-socket-mode 660 --unix-socket-group."""
+    name, uid, gid = _unprivileged_user()
+    group = grp.getgrgid(gid).gr_name
+    path = os.path.join(shared_dir, "fasthttp.sock")
+    old_umask = os.umask(0o022)                 # as a service starts
+    try:
+        proc, _ = run_cli("--unix-socket", path, *[o.format(group=group) for o in options],
+                          listen=())
+    finally:
+        os.umask(old_umask)
+    python = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
+    out = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid), "--clear-groups",
+                          python, "-c", _CONNECT, path],
+                         capture_output=True, timeout=TIMEOUT)
+    assert (out.returncode == 0) == reachable, out.stderr
+    if not reachable:
+        assert b"Permission denied" in out.stderr
     assert stop(proc)[0] == 0
 
 
