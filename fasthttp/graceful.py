@@ -13,7 +13,8 @@ SIGTERM or SIGINT (or `stop()` on the server) stops it gracefully:
    reading a body gets ConnectionAbortedError, never a short body.
 
 install_signal_handlers() catches the first SIGINT/SIGTERM only: a second
-one ends the process the usual way.
+one ends the process the usual way. (A pre-fork worker keeps catching
+them; its supervisor decides when to end it at once: see supervisor.py.)
 """
 
 from __future__ import annotations
@@ -209,18 +210,23 @@ class GracefulServerMixIn(_MixInBase):
 
 def install_signal_handlers(
         httpd: GracefulServerMixIn,
-        signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+        signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT), *,
+        once: bool = True,
 ) -> dict[int, SignalHandler]:
-    """Make SIGTERM/SIGINT call httpd.stop() (a GracefulServerMixIn server),
-    once: the handler restores the default, so a second signal is not caught.
-    Call from the main thread. Returns the previous handlers."""
+    """Make SIGTERM/SIGINT call httpd.stop() (a GracefulServerMixIn server).
+    once=True: the handler restores the default, so a second signal is not
+    caught (it ends the process); once=False: every one is the same graceful
+    stop (a pre-fork worker, which gets a group's signal and its
+    supervisor's). Call from the main thread. Returns the previous handlers."""
     previous: dict[int, SignalHandler] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        for sig in previous:
-            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
-                          else signal.SIG_DFL)
-        httpd.stop_signal = signum
+        if once:
+            for sig in previous:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                              else signal.SIG_DFL)
+        if not httpd.stopping:
+            httpd.stop_signal = signum
         httpd.stop()
 
     for sig in signals:

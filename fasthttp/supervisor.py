@@ -3,12 +3,28 @@
 The supervisor has bound and listens on the socket; it forks N workers
 that all accept on that one inherited socket (see workers.py for why), and
 serves nothing itself. It restarts a worker that exits (whatever the
-cause), forwards SIGTERM/SIGINT to the workers as SIGTERM, waits
-`graceful_timeout` (+2 s) for them, SIGKILLs what is left, and returns. If
-workers keep dying right after starting (`max_early_crashes` deaths in a
-row, each within `crash_window` seconds of its start) it stops the others
-and raises WorkersCrashing. Workers stop by themselves if the supervisor
-disappears.
+cause); if workers keep dying right after starting (`max_early_crashes`
+deaths in a row, each within `crash_window` seconds of its start) it stops
+the others and raises WorkersCrashing. Workers stop by themselves if the
+supervisor disappears.
+
+Signals, the one table (the README's "Signals" repeats it):
+
+    signal            to the supervisor                      to a worker alone
+    ----------------  -------------------------------------  ---------------------------
+    SIGTERM, SIGINT   graceful stop: the workers get         that worker stops
+                      SIGTERM, in-flight requests finish     gracefully; the supervisor
+                      within graceful_timeout (what is left  starts another
+                      2 s later is SIGKILLed), then it
+                      returns
+    the same again    stop at once: workers are SIGKILLed    (no effect: it is stopping)
+    SIGHUP            not caught: ends it (and the workers   as to the supervisor
+                      stop once they find it gone)
+
+The same signal sent to the whole process group (Ctrl-C in a terminal,
+`kill -INT -- -PGID`) does what it does to the supervisor alone: each
+worker takes a repeated SIGTERM/SIGINT as the same graceful stop, and only
+the supervisor ends them at once, on the second signal it gets.
 """
 
 from __future__ import annotations
@@ -21,13 +37,110 @@ import time
 import traceback
 from types import FrameType
 
-from fasthttp.graceful import GracefulServerMixIn, install_signal_handlers
+from fasthttp.graceful import GracefulServerMixIn, SignalHandler, install_signal_handlers
 
-__all__ = ["supervise", "WorkersCrashing"]
+__all__ = ["Supervisor", "WorkersCrashing"]
+
+#: Seconds a stopping worker gets beyond graceful_timeout before SIGKILL.
+KILL_GRACE = 2.0
 
 
 class WorkersCrashing(RuntimeError):
     """Workers kept dying right after they started; the supervisor gave up."""
+
+
+class Supervisor:
+    """Runs N forked workers of `httpd` (bound, listening) until a stop signal."""
+
+    def __init__(self, httpd: GracefulServerMixIn, workers: int, poll_interval: float,
+                 max_early_crashes: int = 5, crash_window: float = 5.0) -> None:
+        self.httpd = httpd
+        self.workers = workers
+        self.poll_interval = poll_interval
+        self.max_early_crashes = max_early_crashes
+        self.crash_window = crash_window
+        self.serving: dict[int, float] = {}     # worker pid -> start time
+        self.stop_signal: int | None = None
+        self._stops = 0         # SIGTERM/SIGINT received (a second one: at once)
+        self._early_crashes = 0
+
+    # -- signals: the handler only counts; the loop acts ------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
+        self._stops += 1
+
+    @property
+    def _at_once(self) -> bool:
+        return self._stops >= 2
+
+    def run(self) -> int | None:
+        """Serve until SIGTERM/SIGINT; the number of that signal (None when it
+        ended otherwise). Raises WorkersCrashing after a crash loop."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("serve(workers > 1) must be called from the main thread")
+        previous: dict[int, SignalHandler] = {
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for _ in range(self.workers):
+                self._spawn()
+            while self.stop_signal is None:
+                self._reap()
+                time.sleep(0.05)
+        finally:
+            self._stop()
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        return self.stop_signal
+
+    # -- workers --------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # nothing buffered is written twice
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _worker_main(self.httpd, self.poll_interval, parent)
+        self.serving[pid] = time.monotonic()
+
+    def _reap(self) -> None:
+        """Replace the workers that exited."""
+        for pid, status in _exited(list(self.serving)):
+            lived = time.monotonic() - self.serving.pop(pid)
+            code = describe(status)
+            self._early_crashes = self._early_crashes + 1 if lived < self.crash_window else 0
+            if self._early_crashes >= self.max_early_crashes:
+                raise WorkersCrashing(
+                    "%d workers in a row died within %.0f s of starting (last: %s); "
+                    "giving up" % (self._early_crashes, self.crash_window, code))
+            sys.stderr.write("fasthttp: worker %d %s after %.1f s; starting another\n"
+                             % (pid, code, lived))
+            sys.stderr.flush()
+            if self._early_crashes > 1:  # crash loop: slow down a little
+                time.sleep(min(0.05 * 2 ** self._early_crashes, 1.0))
+            self._spawn()
+
+    def _stop(self) -> None:
+        # Listening stops first: our copy of the socket goes now, each
+        # worker closes its own as soon as it leaves its loop.
+        self.httpd.server_close()
+        children = set(self.serving)
+        self.serving.clear()
+        for pid in children:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.httpd.graceful_timeout + KILL_GRACE
+        while children and time.monotonic() < deadline and not self._at_once:
+            children -= {pid for pid, _ in _exited(children)}
+            time.sleep(0.02)
+        for pid in children:
+            _kill(pid, signal.SIGKILL)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: int) -> None:
@@ -38,7 +151,7 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
             signal.signal(sig, signal.SIG_DFL)
         httpd._fh_reset_state()
         httpd.server_activate()
-        install_signal_handlers(httpd)
+        install_signal_handlers(httpd, once=False)
 
         def watch_parent() -> None:  # orphaned: stop
             while not httpd.stopping:
@@ -64,88 +177,17 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
         os._exit(status)
 
 
-def _spawn(httpd: GracefulServerMixIn, poll_interval: float) -> int:
-    parent = os.getpid()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # nothing buffered is written twice
-    pid = os.fork()
-    if pid == 0:
-        _worker_main(httpd, poll_interval, parent)
-    return pid
-
-
-def supervise(httpd: GracefulServerMixIn, workers: int, poll_interval: float,
-               max_early_crashes: int, crash_window: float) -> int | None:
-    stop_signal: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_signal.append(signum)
-        for sig in previous:  # a second signal is not caught
-            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
-                          else signal.SIG_DFL)
-
-    main = threading.current_thread() is threading.main_thread()
-    if not main:
-        raise RuntimeError("serve(workers > 1) must be called from the main thread")
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    children: dict[int, float] = {}  # pid -> start time
-    early_crashes = 0
-    failure: WorkersCrashing | None = None
-    try:
-        for _ in range(workers):
-            children[_spawn(httpd, poll_interval)] = time.monotonic()
-        while not stop_signal:
-            for pid in list(children):
-                try:
-                    done, status = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    done, status = pid, 0
-                if not done:
-                    continue
-                lived = time.monotonic() - children.pop(pid)
-                code = _describe(status)
-                early_crashes = early_crashes + 1 if lived < crash_window else 0
-                if early_crashes >= max_early_crashes:
-                    failure = WorkersCrashing(
-                        "%d workers in a row died within %.0f s of starting (last: %s); "
-                        "giving up" % (early_crashes, crash_window, code))
-                    break
-                sys.stderr.write("fasthttp: worker %d %s after %.1f s; starting another\n"
-                                 % (pid, code, lived))
-                sys.stderr.flush()
-                if early_crashes > 1:  # crash loop: slow down a little
-                    time.sleep(min(0.05 * 2 ** early_crashes, 1.0))
-                children[_spawn(httpd, poll_interval)] = time.monotonic()
-            if failure is not None:
-                break
-            time.sleep(0.05)
-    finally:
-        # Listening stops first: our copy of the socket goes now, each
-        # worker closes its own as soon as it leaves its loop.
-        httpd.server_close()
-        for pid in children:
-            _kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + httpd.graceful_timeout + 2.0
-        while children and time.monotonic() < deadline:
-            for pid in list(children):
-                try:
-                    done, _ = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    done = pid
-                if done:
-                    del children[pid]
-            time.sleep(0.02)
-        for pid in list(children):
-            _kill(pid, signal.SIGKILL)
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    if failure is not None:
-        raise failure
-    return stop_signal[0] if stop_signal else None
+def _exited(pids: list[int] | set[int]) -> list[tuple[int, int]]:
+    """(pid, wait status) of those of `pids` that have exited, without waiting."""
+    done = []
+    for pid in pids:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            reaped, status = pid, 0
+        if reaped:
+            done.append((pid, status))
+    return done
 
 
 def _kill(pid: int, sig: int) -> None:
@@ -155,7 +197,8 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def _describe(status: int) -> str:
+def describe(status: int) -> str:
+    """'exited with status 1', 'killed by SIGKILL': a wait status in words."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:

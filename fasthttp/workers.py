@@ -7,7 +7,7 @@ SIGTERM or SIGINT stops it gracefully (graceful.py: in-flight requests
 finish within `graceful_timeout`); a second one ends it at once.
 
 Workers. With workers=N > 1 the calling process becomes a supervisor
-(supervisor.py). It binds the
+(supervisor.py, which also holds the table of signals). It binds the
 listening socket itself and forks N workers that all accept on that one
 inherited socket (no SO_REUSEPORT):
 
@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 from fasthttp import server as _server
 from fasthttp.graceful import GracefulServerMixIn, graceful_class, install_signal_handlers
-from fasthttp.supervisor import WorkersCrashing, supervise
+from fasthttp.supervisor import Supervisor, WorkersCrashing
 
 __all__ = ["serve", "GracefulServerMixIn", "WorkersCrashing", "install_signal_handlers"]
 
@@ -113,7 +113,7 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
         ready(httpd)
     if workers == 1:
         return _serve_here(httpd, poll_interval)
-    return supervise(httpd, workers, poll_interval, max_early_crashes, crash_window)
+    return Supervisor(httpd, workers, poll_interval, max_early_crashes, crash_window).run()
 
 
 def _serve_here(httpd: GracefulServerMixIn, poll_interval: float) -> int | None:
