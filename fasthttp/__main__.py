@@ -11,13 +11,13 @@
 This module is the command line only: its options and their wiring. The
 rest lives by concern: listeners.py (where it listens), proxy.py (the
 client's address behind a proxy), accesslog.py (the logs), workers.py and
-supervisor.py (serving, the workers), graceful.py
+supervisor.py (serving, the workers and the table of signals), graceful.py
 (the graceful stop).
 
 SIGTERM or Ctrl-C stops it gracefully (in-flight requests finish, within
---graceful-timeout seconds); a second one ends it at once. A mistake that
-stops it from starting (a busy port, a missing certificate, ...) is one
-line on stderr and exit status 1.
+--graceful-timeout seconds); a second one ends it at once; with --workers,
+SIGHUP reloads the workers. A mistake that stops it from starting (a busy
+port, a missing certificate, ...) is one line on stderr and exit status 1.
 """
 from __future__ import annotations
 
@@ -68,9 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fasthttp",
         description="Serve a directory over HTTP, like python -m http.server.",
-        epilog="Stop it with SIGTERM or Ctrl-C (graceful; a second one ends it at once). "
-               "A socket from systemd (LISTEN_FDS/LISTEN_PID for this process) is "
-               "served when none of --fd, --unix-socket, --bind or a port is given.")
+        epilog="Signals: SIGTERM or Ctrl-C stops gracefully (a second one ends it at once, "
+               "also when sent to the whole process group); with --workers, SIGHUP starts "
+               "new workers and stops the old ones gracefully. A socket from systemd "
+               "(LISTEN_FDS/LISTEN_PID for this process) is served when none of --fd, "
+               "--unix-socket, --bind or a port is given.")
     parser.add_argument("--version", action="version", version=implementation())
     parser.add_argument("--cgi", action="store_true", help="run as CGI server")
     parser.add_argument("-b", "--bind", metavar="ADDRESS",
@@ -120,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "the client address is taken from X-Forwarded-For "
                              "(default: none, the header is ignored)")
     parser.add_argument("--graceful-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="on SIGTERM/Ctrl-C, let in-flight requests finish for up "
-                             "to this long (default: %(default)s)")
+                        help="on SIGTERM/Ctrl-C/SIGHUP, let in-flight requests finish for "
+                             "up to this long (default: %(default)s)")
     parser.add_argument("port", default=None, type=int, nargs="?",
                         help="bind to this port (default: 8000)")
     return parser

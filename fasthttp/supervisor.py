@@ -18,8 +18,9 @@ Signals, the one table (the README's "Signals" repeats it):
                       2 s later is SIGKILLed), then it
                       returns
     the same again    stop at once: workers are SIGKILLed    (no effect: it is stopping)
-    SIGHUP            not caught: ends it (and the workers   as to the supervisor
-                      stop once they find it gone)
+    SIGHUP            reload: N new workers start, the old   ignored
+                      ones stop gracefully (the code is not
+                      re-imported: restart for that)
 
 The same signal sent to the whole process group (Ctrl-C in a terminal,
 `kill -INT -- -PGID`) does what it does to the supervisor alone: each
@@ -41,6 +42,12 @@ from fasthttp.graceful import GracefulServerMixIn, SignalHandler, install_signal
 
 __all__ = ["Supervisor", "WorkersCrashing"]
 
+
+
+def _say(message: str) -> None:
+    sys.stderr.write("fasthttp: %s\n" % message)
+    sys.stderr.flush()
+
 #: Seconds a stopping worker gets beyond graceful_timeout before SIGKILL.
 KILL_GRACE = 2.0
 
@@ -60,13 +67,19 @@ class Supervisor:
         self.max_early_crashes = max_early_crashes
         self.crash_window = crash_window
         self.serving: dict[int, float] = {}     # worker pid -> start time
+        self.retiring: dict[int, float] = {}    # old worker pid -> SIGKILL time (a reload)
         self.stop_signal: int | None = None
         self._stops = 0         # SIGTERM/SIGINT received (a second one: at once)
+        self._reloads = 0       # SIGHUP received, and handled
+        self._reloaded = 0
         self._early_crashes = 0
 
     # -- signals: the handler only counts; the loop acts ------------------------------
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reloads += 1
+            return
         if self.stop_signal is None:
             self.stop_signal = signum
         self._stops += 1
@@ -82,12 +95,16 @@ class Supervisor:
             raise RuntimeError("serve(workers > 1) must be called from the main thread")
         previous: dict[int, SignalHandler] = {
             sig: signal.signal(sig, self._on_signal)
-            for sig in (signal.SIGTERM, signal.SIGINT)}
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             for _ in range(self.workers):
                 self._spawn()
             while self.stop_signal is None:
+                if self._reloads != self._reloaded:
+                    self._reloaded = self._reloads
+                    self._reload()
                 self._reap()
+                self._retire_overdue()
                 time.sleep(0.05)
         finally:
             self._stop()
@@ -107,8 +124,11 @@ class Supervisor:
         self.serving[pid] = time.monotonic()
 
     def _reap(self) -> None:
-        """Replace the workers that exited."""
-        for pid, status in _exited(list(self.serving)):
+        """Replace the workers that exited; retired ones are only counted out."""
+        for pid, status in _exited(list(self.serving) + list(self.retiring)):
+            if self.retiring.pop(pid, None) is not None:
+                _say("old worker %d %s" % (pid, describe(status)))
+                continue
             lived = time.monotonic() - self.serving.pop(pid)
             code = describe(status)
             self._early_crashes = self._early_crashes + 1 if lived < self.crash_window else 0
@@ -116,19 +136,41 @@ class Supervisor:
                 raise WorkersCrashing(
                     "%d workers in a row died within %.0f s of starting (last: %s); "
                     "giving up" % (self._early_crashes, self.crash_window, code))
-            sys.stderr.write("fasthttp: worker %d %s after %.1f s; starting another\n"
-                             % (pid, code, lived))
-            sys.stderr.flush()
+            _say("worker %d %s after %.1f s; starting another" % (pid, code, lived))
             if self._early_crashes > 1:  # crash loop: slow down a little
                 time.sleep(min(0.05 * 2 ** self._early_crashes, 1.0))
             self._spawn()
+
+    def _reload(self) -> None:
+        """SIGHUP: new workers first (they accept on the same socket at
+        once, so no connection waits), then the old ones stop gracefully."""
+        old = list(self.serving)
+        _say("SIGHUP: starting %d new workers, stopping %d old ones gracefully"
+             % (self.workers, len(old)))
+        self.serving.clear()
+        for _ in range(self.workers):
+            self._spawn()
+        deadline = time.monotonic() + self.httpd.graceful_timeout + KILL_GRACE
+        for pid in old:
+            self.retiring[pid] = deadline
+            _kill(pid, signal.SIGTERM)
+
+    def _retire_overdue(self) -> None:
+        now = time.monotonic()
+        for pid, deadline in list(self.retiring.items()):
+            if now >= deadline:
+                _say("old worker %d still running %.0f s after SIGTERM: SIGKILL"
+                     % (pid, self.httpd.graceful_timeout + KILL_GRACE))
+                _kill(pid, signal.SIGKILL)
+                self.retiring[pid] = float("inf")   # reaped as any other exit
 
     def _stop(self) -> None:
         # Listening stops first: our copy of the socket goes now, each
         # worker closes its own as soon as it leaves its loop.
         self.httpd.server_close()
-        children = set(self.serving)
+        children = set(self.serving) | set(self.retiring)
         self.serving.clear()
+        self.retiring.clear()
         for pid in children:
             _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.httpd.graceful_timeout + KILL_GRACE
@@ -147,8 +189,11 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
     """The body of a forked worker; never returns."""
     status = 0
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
+        # A reload is the supervisor's. (Caught, not ignored: an ignored
+        # signal stays ignored in the programs a worker execs, CGI scripts.)
+        signal.signal(signal.SIGHUP, _ignore)
         httpd._fh_reset_state()
         httpd.server_activate()
         install_signal_handlers(httpd, once=False)
@@ -175,6 +220,10 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
             except Exception:
                 pass
         os._exit(status)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    pass
 
 
 def _exited(pids: list[int] | set[int]) -> list[tuple[int, int]]:

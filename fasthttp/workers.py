@@ -81,7 +81,8 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
     Returns once stopped: the number of the signal that stopped it, or None.
     Signal handlers are installed in the main thread
     (and restored on return); from another thread only workers=1 works, and
-    then stop it with httpd.stop() from `ready`'s argument.
+    then stop it with httpd.stop() from `ready`'s argument. With workers > 1
+    SIGHUP reloads the workers (see supervisor.py for the signals).
     """
     if server_class is None:
         server_class = _server.ThreadingHTTPServer

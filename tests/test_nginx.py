@@ -318,4 +318,5 @@ def test_deploy_files_and_the_readme_agree():
     for option in ("--unix-socket", "--unix-socket-mode", "--unix-socket-group"):
         options.pop(option)
     assert served == options
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"      # reloads the workers
     assert float(service["TimeoutStopSec"]) > 10 + 2    # --graceful-timeout, + 2 s for SIGKILL

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cli_support import readline
+from cli_support import readline, wait_until
 
 import fasthttp
 from fasthttp import workers as fh_workers
@@ -220,6 +220,30 @@ def test_graceful_timeout_bounds_the_stop(start):
         assert time.monotonic() - started < 3
     finally:
         conn.close()
+
+
+def _exited(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sighup_reloads_the_workers_gracefully(start):
+    """18.14: new workers start, the old ones finish what they serve and
+    exit; the supervisor lives on (SIGHUP's default action would end it)."""
+    server = start(workers=2)
+    old = _pids_over_rounds(server)
+    status, body = _slow_request_then_signal(server, signal.SIGHUP)
+    assert status == 200 and int(body) in old      # served to its end by an old worker
+    wait_until(lambda: all(_exited(pid) for pid in old), what="the old workers' exit")
+    new = _pids_over_rounds(server)
+    assert len(new) == 2 and not new & old
+    assert server.proc.poll() is None
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(TIMEOUT) == 0
+    assert b"STOPPED %d" % signal.SIGTERM in server.proc.stdout.read()
 
 
 def test_crash_loop_exits_nonzero(start):
