@@ -114,13 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: %(default)s, this process)")
     parser.add_argument("--access-log", choices=ACCESS_LOG_FORMATS, default="common",
                         help="request log on stderr: common (http.server's lines), "
-                             "json (one JSON object a line, errors too) or off "
-                             "(errors only) (default: %(default)s)")
+                             "json (stderr is then JSON only, one object a line: requests, "
+                             "errors, the server's events) or off (errors only) "
+                             "(default: %(default)s)")
     parser.add_argument("--forwarded-allow-ips", metavar="LIST", default="",
                         help="comma-separated proxy addresses or networks to trust "
                              "('unix': clients of --unix-socket, '*': all): from them, "
-                             "the client address is taken from X-Forwarded-For "
-                             "(default: none, the header is ignored)")
+                             "the client address is taken from X-Forwarded-For when it "
+                             "is an IP address (default: none, the header is ignored)")
     parser.add_argument("--graceful-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="on SIGTERM/Ctrl-C/SIGHUP, let in-flight requests finish for "
                              "up to this long (default: %(default)s)")
@@ -273,7 +274,10 @@ def main(argv: list[str] | None = None,
     try:
         return _run(args, handler_class)
     except (CLIError, ListenError) as e:
-        print("fasthttp: %s" % e, file=sys.stderr)
+        if args.access_log == "json":     # stderr stays JSON only
+            accesslog.write_record("exit", str(e), level="error")
+        else:
+            print("fasthttp: %s" % e, file=sys.stderr)
         return 1
 
 
@@ -318,6 +322,7 @@ def _run(args: argparse.Namespace,
     else:
         server_class, server_name = CLIThreadingHTTPServer, "ThreadingHTTPServer"
     server_kwargs.update(listener=listener, access_log=args.access_log)
+    accesslog.log_events_to_stderr(args.access_log)
 
     started = False
 
@@ -326,6 +331,7 @@ def _run(args: argparse.Namespace,
         started = True
         scheme = "HTTPS" if args.tls_cert else "HTTP"
         where = httpd.socket.getsockname()
+        url = None
         if isinstance(where, tuple):
             host, port = where[:2]
             url_host = f"[{host}]" if ":" in host else host
@@ -342,6 +348,9 @@ def _run(args: argparse.Namespace,
             details.append(f"pid {os.getpid()}")
         print(banner, flush=True)
         print("; ".join(details), flush=True)
+        if args.access_log == "json":
+            accesslog.write_record("start", banner, url=url, implementation=implementation(),
+                                   server=server_name, workers=args.workers)
 
     try:
         stopped_by = serve(handler, listener.address, workers=args.workers,

@@ -1,6 +1,13 @@
-"""The CLI's access log on stderr: common (http.server's lines, byte for
-byte), json (one JSON object a line, errors too) or off (errors only); and
-a client going away as one log line.
+"""The CLI's logs on stderr: the access log (common, JSON or off) and the
+server's own events (a worker restarted, a reload, a handler's traceback).
+
+- common: http.server's lines, byte for byte; the server's events as
+  `fasthttp: ...` lines.
+- json: every line on stderr is one JSON object with an `event`: request,
+  error (http.server's log_error lines), disconnect, exception (a
+  handler's traceback), start, worker, reload, log. The human banner stays
+  on stdout, as http.server prints it; `start` repeats it in the stream.
+- off: no request lines; errors and events as with common.
 
 Every field is escaped as http.server escapes its log messages (C0 and C1
 control characters and DEL as \\xNN, a backslash doubled): nothing a client
@@ -11,17 +18,19 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import socketserver
 import sys
 import time
+import traceback
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from fasthttp import server
 from fasthttp.graceful import client_went_away
 
 __all__ = ["ACCESS_LOG_FORMATS", "JsonLogMixIn", "NoRequestLogMixIn", "LoggedErrorsMixIn",
-           "escape", "json_line"]
+           "escape", "json_line", "write_record", "log_events_to_stderr"]
 
 ACCESS_LOG_FORMATS = ("common", "json", "off")
 
@@ -47,8 +56,10 @@ def json_line(record: dict[str, Any]) -> str:
     return json.dumps({k: escape(v) for k, v in record.items()}, ensure_ascii=True)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+def _now(timestamp: float | None = None) -> str:
+    when = datetime.datetime.now(datetime.timezone.utc) if timestamp is None else \
+        datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return when.isoformat(timespec="milliseconds")
 
 
 def _log_time() -> str:
@@ -60,6 +71,12 @@ def _log_time() -> str:
 
 def _write(record: dict[str, Any]) -> None:
     sys.stderr.write(json_line(record) + "\n")
+
+
+def write_record(event: str, message: str, **fields: Any) -> None:
+    """A JSON record of the server's own (start, exit) on stderr."""
+    _write({"time": _now(), "event": event, "message": message, **fields,
+            "pid": os.getpid()})
 
 
 # -- the handler side: one record per request -------------------------------------
@@ -173,7 +190,7 @@ class NoRequestLogMixIn(_HandlerBase):
 
 class LoggedErrorsMixIn(_ServerBase):
     """A client going away is one log line (none with `off`), not a
-    traceback."""
+    traceback; with the JSON log, a handler's traceback is a record too."""
 
     #: One of ACCESS_LOG_FORMATS (a keyword argument of the constructor).
     access_log = "common"
@@ -188,7 +205,12 @@ class LoggedErrorsMixIn(_ServerBase):
         host = client_address[0] if isinstance(client_address, tuple) and client_address \
             else "unix:"
         if not client_went_away(exc):
-            super().handle_error(request, client_address)
+            if self.access_log != "json":
+                super().handle_error(request, client_address)
+                return
+            _write({"time": _now(), "event": "exception", "remote": host,
+                    "message": "%s: %s" % (type(exc).__name__, exc),
+                    "traceback": traceback.format_exc(), "pid": os.getpid()})
             return
         if self.access_log == "off":
             return
@@ -200,3 +222,42 @@ class LoggedErrorsMixIn(_ServerBase):
             sys.stderr.write("%s - - [%s] client closed the connection (%s)\n" % (
                 escape(host), _log_time(), type(exc).__name__))
 
+
+# -- the server's own events (logging.getLogger("fasthttp")) ------------------------
+
+class _JsonEventFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {"time": _now(record.created), "event": getattr(record, "event", "log"),
+                  "level": record.levelname.lower(), "message": record.getMessage(),
+                  "pid": record.process}
+        if record.exc_info:
+            fields["traceback"] = self.formatException(record.exc_info)
+        return json_line(fields)
+
+
+class _StderrHandler(logging.Handler):
+    """Each record a line on whatever sys.stderr is when it comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_events_handler: Optional[logging.Handler] = None
+
+
+def log_events_to_stderr(access_log: str) -> None:
+    """Send the server's events (the "fasthttp" loggers) to stderr in the
+    access log's format: JSON records with json, `fasthttp: ...` lines else."""
+    global _events_handler
+    logger = logging.getLogger("fasthttp")
+    if _events_handler is not None:
+        logger.removeHandler(_events_handler)
+    handler = _events_handler = _StderrHandler()
+    handler.setFormatter(_JsonEventFormatter() if access_log == "json"
+                         else logging.Formatter("fasthttp: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

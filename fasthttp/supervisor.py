@@ -30,23 +30,19 @@ the supervisor ends them at once, on the second signal it gets.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
 from types import FrameType
 
 from fasthttp.graceful import GracefulServerMixIn, SignalHandler, install_signal_handlers
 
 __all__ = ["Supervisor", "WorkersCrashing"]
 
-
-
-def _say(message: str) -> None:
-    sys.stderr.write("fasthttp: %s\n" % message)
-    sys.stderr.flush()
+log = logging.getLogger(__name__)
 
 #: Seconds a stopping worker gets beyond graceful_timeout before SIGKILL.
 KILL_GRACE = 2.0
@@ -127,7 +123,7 @@ class Supervisor:
         """Replace the workers that exited; retired ones are only counted out."""
         for pid, status in _exited(list(self.serving) + list(self.retiring)):
             if self.retiring.pop(pid, None) is not None:
-                _say("old worker %d %s" % (pid, describe(status)))
+                log.info("old worker %d %s", pid, describe(status), extra={"event": "worker"})
                 continue
             lived = time.monotonic() - self.serving.pop(pid)
             code = describe(status)
@@ -136,7 +132,8 @@ class Supervisor:
                 raise WorkersCrashing(
                     "%d workers in a row died within %.0f s of starting (last: %s); "
                     "giving up" % (self._early_crashes, self.crash_window, code))
-            _say("worker %d %s after %.1f s; starting another" % (pid, code, lived))
+            log.warning("worker %d %s after %.1f s; starting another", pid, code, lived,
+                        extra={"event": "worker"})
             if self._early_crashes > 1:  # crash loop: slow down a little
                 time.sleep(min(0.05 * 2 ** self._early_crashes, 1.0))
             self._spawn()
@@ -145,8 +142,8 @@ class Supervisor:
         """SIGHUP: new workers first (they accept on the same socket at
         once, so no connection waits), then the old ones stop gracefully."""
         old = list(self.serving)
-        _say("SIGHUP: starting %d new workers, stopping %d old ones gracefully"
-             % (self.workers, len(old)))
+        log.info("SIGHUP: starting %d new workers, stopping %d old ones gracefully",
+                 self.workers, len(old), extra={"event": "reload"})
         self.serving.clear()
         for _ in range(self.workers):
             self._spawn()
@@ -159,8 +156,9 @@ class Supervisor:
         now = time.monotonic()
         for pid, deadline in list(self.retiring.items()):
             if now >= deadline:
-                _say("old worker %d still running %.0f s after SIGTERM: SIGKILL"
-                     % (pid, self.httpd.graceful_timeout + KILL_GRACE))
+                log.warning("old worker %d still running %.0f s after SIGTERM: SIGKILL",
+                            pid, self.httpd.graceful_timeout + KILL_GRACE,
+                            extra={"event": "worker"})
                 _kill(pid, signal.SIGKILL)
                 self.retiring[pid] = float("inf")   # reaped as any other exit
 
@@ -211,7 +209,7 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
             httpd.stop()
             httpd.finish_stop()
     except BaseException:
-        traceback.print_exc()
+        log.exception("worker %d failed", os.getpid(), extra={"event": "worker"})
         status = 1
     finally:
         for stream in (sys.stdout, sys.stderr):

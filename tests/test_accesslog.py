@@ -1,9 +1,11 @@
-"""The CLI's access log (fasthttp/accesslog.py): http.server's common lines,
-JSON records, off; a client going away in one line; every field escaped,
-in both formats."""
+"""The CLI's logs (fasthttp/accesslog.py): http.server's common lines, JSON
+records, off; a client going away in one line; stderr JSON only with
+--access-log json; every field escaped, in both formats."""
 import http.client
 import json
+import os
 import re
+import signal
 import socket
 import socketserver
 import struct
@@ -12,7 +14,7 @@ import time
 
 import cli_support
 import pytest
-from cli_support import BODY, TIMEOUT, get, stop
+from cli_support import BACKEND_ARGV, BODY, TIMEOUT, get, stop, wait_until
 
 import fasthttp
 from fasthttp import __main__ as cli_module
@@ -177,6 +179,45 @@ def test_serve_logs_a_reset_in_one_line_the_library_classes_keep_the_traceback(c
         def handle_error(self, request, client_address):
             pass
     assert fh_graceful.graceful_class(Own).handle_error is Own.handle_error
+
+
+# -- stderr is JSON only with --access-log json (the banner stays on stdout) -----------
+
+def _worker_pids(port, want=2):
+    pids = set()
+    deadline = time.monotonic() + TIMEOUT
+    while len(pids) < want:
+        assert time.monotonic() < deadline, pids
+        pids.add(int(get(port, "/pid")[1]))
+    return pids
+
+
+def test_json_stream_holds_only_json_records(run_cli):
+    proc, port = run_cli("--access-log", "json", "--workers", "2", argv0=BACKEND_ARGV)
+    assert proc.banner.startswith(b"Serving HTTP on 127.0.0.1 port ")  # stdout, for people
+    first = _worker_pids(port)
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)             # "worker ... killed by SIGKILL"
+    wait_until(lambda: victim not in _worker_pids(port, 1) and len(_worker_pids(port)) == 2,
+               what="a replacement worker")
+    proc.send_signal(signal.SIGHUP)             # a reload
+    wait_until(lambda: not _worker_pids(port) & first, what="the reload")
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        get(port, "/boom")                      # a handler's traceback
+    code, out, err = stop(proc)
+    assert code == 0
+    lines = err.decode().splitlines()
+    records = [json.loads(line) for line in lines]      # each line one JSON object
+    events = {r["event"] for r in records}
+    assert {"start", "worker", "reload", "exception", "request"} <= events, events
+    start = next(r for r in records if r["event"] == "start")
+    assert start["pid"] == proc.pid and start["workers"] == 2
+    assert start["url"] == "http://127.0.0.1:%d/" % port
+    killed = [r for r in records if r["event"] == "worker" and "SIGKILL" in r["message"]]
+    assert killed and killed[0]["level"] == "warning" and str(victim) in killed[0]["message"]
+    boom = next(r for r in records if r["event"] == "exception")
+    assert boom["message"] == "RuntimeError: boom in a handler"
+    assert "Traceback" in boom["traceback"]
 
 
 # -- control characters: escaped in every field, common and JSON ----------------------
