@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=implementation())
     parser.add_argument("--cgi", action="store_true", help="run as CGI server")
     parser.add_argument("-b", "--bind", metavar="ADDRESS",
-                        help="bind to this address (default: all interfaces)")
+                        help="bind to this address (default: all IPv4 interfaces; "
+                             "'::' for IPv6 and IPv4)")
     listen = parser.add_mutually_exclusive_group()
     listen.add_argument("--unix-socket", metavar="PATH",
                         help="listen on this Unix socket instead of a TCP port "
@@ -99,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="conform to this HTTP version (default: %(default)s; "
                              "HTTP/1.1 for keep-alive)")
     parser.add_argument("--server", choices=SERVER_CLASSES, default="threading",
-                        help="threading: ThreadingHTTPServer, a thread per connection; "
+                        help="threading: ThreadingHTTPServer, a thread per request being "
+                             "handled (idle keep-alive connections wait without one); "
                              "loop: LoopHTTPServer, one event loop (handlers must not "
                              "block; no TLS) (default: %(default)s)")
     parser.add_argument("--tls-cert", metavar="PATH",

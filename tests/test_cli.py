@@ -188,6 +188,53 @@ def test_usage_errors(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+# -- what the README and --help say ----------------------------------------------------
+
+README = cli_support.ROOT / "README.md"
+
+
+def test_help_and_readme_say_what_the_threading_server_does():
+    """A thread per request being handled (connections park between
+    requests), not a thread per connection."""
+    text = " ".join(cli("--help").stdout.decode().split())
+    assert "a thread per request being handled" in text
+    assert "thread per connection" not in text
+    readme = README.read_text()
+    assert "| `ThreadingHTTPServer` | a thread per request being handled" in readme
+
+
+def test_default_bind_is_the_stdlib_choice_and_the_readme_says_it(run_cli):
+    """No -b: the address http.server's CLI picks (IPv4's 0.0.0.0 on a
+    stock resolver), as the README says."""
+    import http.server as stdlib
+    family, address = vars(stdlib)["_get_best_family"](None, 0)
+    proc, port = run_cli(listen=("0",))
+    host = proc.banner.split(b" on ")[1].split(b" port ")[0].decode()
+    assert host == address[0]
+    assert get(port)[0] == 200
+    assert "all interfaces, IPv4 and IPv6" not in README.read_text()
+    assert stop(proc)[0] == 0
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_bind_to_ipv6_any_takes_ipv4_clients_too(run_cli):
+    """`-b ::`: the README's way to serve IPv6 and IPv4 on one socket."""
+    try:
+        proc, port = run_cli(listen=("0", "-b", "::"))
+    except AssertionError:
+        pytest.skip("cannot bind ::")
+    assert get(port) == (200, BODY)                 # over IPv4 (127.0.0.1)
+    conn = http.client.HTTPConnection("::1", port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", "/hello.txt")
+        assert conn.getresponse().read() == BODY
+    except OSError:
+        pass    # a host without an IPv6 loopback: the IPv4 half is the point here
+    finally:
+        conn.close()
+    assert stop(proc)[0] == 0
+
+
 # -- TLS clients that go away ----------------------------------------------------------
 
 def _tls_client_goes_away(port, how):
