@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import Callable
 
 from fasthttp.graceful import GracefulServerMixIn, SignalHandler, install_signal_handlers
 
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds a stopping worker gets beyond graceful_timeout before SIGKILL.
 KILL_GRACE = 2.0
+
+#: The signals the supervisor handles: blocked across fork(), so that none
+#: reaches a new worker while it still has the supervisor's handlers.
+_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 class WorkersCrashing(RuntimeError):
@@ -84,16 +89,19 @@ class Supervisor:
     def _at_once(self) -> bool:
         return self._stops >= 2
 
-    def run(self) -> int | None:
+    def run(self, ready: Callable[[GracefulServerMixIn], object] | None = None) -> int | None:
         """Serve until SIGTERM/SIGINT; the number of that signal (None when it
-        ended otherwise). Raises WorkersCrashing after a crash loop."""
+        ended otherwise). Raises WorkersCrashing after a crash loop. `ready`
+        is called once the signal handlers are in place, before any fork."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("serve(workers > 1) must be called from the main thread")
         previous: dict[int, SignalHandler] = {
             sig: signal.signal(sig, self._on_signal)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+            for sig in _SIGNALS}
         try:
-            for _ in range(self.workers):
+            if ready is not None:
+                ready(self.httpd)
+            for _ in range(self.workers if self.stop_signal is None else 0):
                 self._spawn()
             while self.stop_signal is None:
                 if self._reloads != self._reloaded:
@@ -114,9 +122,13 @@ class Supervisor:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # nothing buffered is written twice
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            _worker_main(self.httpd, self.poll_interval, parent)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _worker_main(self.httpd, self.poll_interval, parent)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         self.serving[pid] = time.monotonic()
 
     def _reap(self) -> None:
@@ -192,6 +204,9 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
         # A reload is the supervisor's. (Caught, not ignored: an ignored
         # signal stays ignored in the programs a worker execs, CGI scripts.)
         signal.signal(signal.SIGHUP, _ignore)
+        # A stop signal that came during fork() ends the worker now: it has
+        # served nothing yet.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         httpd._fh_reset_state()
         httpd.server_activate()
         install_signal_handlers(httpd, once=False)
@@ -204,7 +219,8 @@ def _worker_main(httpd: GracefulServerMixIn, poll_interval: float, parent_pid: i
                 time.sleep(1.0)
         threading.Thread(target=watch_parent, daemon=True).start()
         try:
-            httpd.serve_forever(poll_interval)
+            if not httpd.stopping:      # (a stop may have come meanwhile)
+                httpd.serve_forever(poll_interval)
         finally:
             httpd.stop()
             httpd.finish_stop()

@@ -110,18 +110,22 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
     except BaseException:
         httpd.server_close()
         raise
-    if ready is not None:
-        ready(httpd)
     if workers == 1:
-        return _serve_here(httpd, poll_interval)
-    return Supervisor(httpd, workers, poll_interval, max_early_crashes, crash_window).run()
+        return _serve_here(httpd, poll_interval, ready)
+    return Supervisor(httpd, workers, poll_interval, max_early_crashes,
+                      crash_window).run(ready)
 
 
-def _serve_here(httpd: GracefulServerMixIn, poll_interval: float) -> int | None:
+def _serve_here(httpd: GracefulServerMixIn, poll_interval: float,
+                ready: Callable[[GracefulServerMixIn], object] | None) -> int | None:
     main = threading.current_thread() is threading.main_thread()
+    # Before ready(): once it says the server is up, a signal is a graceful stop.
     previous = install_signal_handlers(httpd) if main else {}
     try:
-        httpd.serve_forever(poll_interval)
+        if ready is not None:
+            ready(httpd)
+        if not httpd.stopping:      # (a stop may have come meanwhile)
+            httpd.serve_forever(poll_interval)
     finally:
         httpd.stop()  # no-op if a signal already began it
         httpd.finish_stop()

@@ -165,3 +165,13 @@ def test_second_ctrl_c_stops_at_once(run_cli, site, target):
     assert b"Keyboard interrupt received, exiting." in proc.stdout.read()
     for t in transfers:
         t.join(TIMEOUT)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_stop_signal_right_after_the_banner_is_graceful(run_cli, workers):
+    """The banner says it serves: from then on SIGTERM is the graceful stop,
+    never the default action (exit status -15)."""
+    for _ in range(5):
+        proc, _ = run_cli("--workers", workers)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(TIMEOUT) == 0
