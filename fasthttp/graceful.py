@@ -2,8 +2,9 @@
 
 SIGTERM or SIGINT (or `stop()` on the server) stops it gracefully:
 
-1. the server stops accepting (its loop ends within `poll_interval`) and
-   closes its listening socket;
+1. the server stops accepting at once (connections still queued stay in
+   the listen queue, for the other workers sharing it) and closes its
+   listening socket when its loop ends (within `poll_interval`);
 2. connections idle between requests are closed (shut down for reading,
    so a handler waiting for the next request sees EOF); a connection with
    a request in flight, its body included, is closed once that request is
@@ -19,6 +20,7 @@ them; its supervisor decides when to end it at once: see supervisor.py.)
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -102,12 +104,16 @@ class GracefulServerMixIn(_MixInBase):
     # -- connection bookkeeping --------------------------------------------
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        request, client_address = super().get_request()
         state = self._fh_state()
+        if state["stopping"]:
+            # Leave it in the listen queue: workers sharing the socket serve
+            # it (a reload); a lone server closes the queue with its socket.
+            raise BlockingIOError(errno.EAGAIN, "stopping: not accepting")
+        request, client_address = super().get_request()
         with state["cond"]:
             state["conns"].add(request)
             stopping = state["stopping"]
-        if stopping:  # accepted while stopping: serve what it sent, no more
+        if stopping:  # accepted as the stop began: serve what it sent, no more
             _stop_reading(request)
         return request, client_address
 

@@ -96,8 +96,7 @@ class Supervisor:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("serve(workers > 1) must be called from the main thread")
         previous: dict[int, SignalHandler] = {
-            sig: signal.signal(sig, self._on_signal)
-            for sig in _SIGNALS}
+            sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
         try:
             if ready is not None:
                 ready(self.httpd)

@@ -88,6 +88,8 @@ def serve(HandlerClass: Callable[..., socketserver.BaseRequestHandler],
         server_class = _server.ThreadingHTTPServer
     if workers < 1:
         raise ValueError("workers must be >= 1")
+    if workers > 1 and threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("serve(workers > 1) must be called from the main thread")
     cls = graceful_class(server_class)
     if handler_kwargs:
         # (A partial, not a finish_request() override: LoopHTTPServer

@@ -235,9 +235,26 @@ def test_sighup_reloads_the_workers_gracefully(start):
     exit; the supervisor lives on (SIGHUP's default action would end it)."""
     server = start(workers=2)
     old = _pids_over_rounds(server)
-    status, body = _slow_request_then_signal(server, signal.SIGHUP)
-    assert status == 200 and int(body) in old      # served to its end by an old worker
-    wait_until(lambda: all(_exited(pid) for pid in old), what="the old workers' exit")
+    # Meanwhile, new connections one after the other: each is answered, by
+    # an old worker or a new one; none is accepted and dropped.
+    stop, answers = threading.Event(), []
+
+    def steady_client():
+        while not stop.is_set():
+            try:
+                answers.append(server.get()[0])
+            except Exception as exc:
+                answers.append(exc)
+    client = threading.Thread(target=steady_client)
+    client.start()
+    try:
+        status, body = _slow_request_then_signal(server, signal.SIGHUP)
+        assert status == 200 and int(body) in old      # served to its end by an old worker
+        wait_until(lambda: all(_exited(pid) for pid in old), what="the old workers' exit")
+    finally:
+        stop.set()
+        client.join(TIMEOUT)
+    assert answers and set(answers) == {200}, [a for a in answers if a != 200][:3]
     new = _pids_over_rounds(server)
     assert len(new) == 2 and not new & old
     assert server.proc.poll() is None
