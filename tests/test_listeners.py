@@ -191,8 +191,8 @@ def test_unix_socket_restart_keeps_the_new_instance_socket(run_cli, tmp_path):
     old, _ = run_cli("--unix-socket", path, "--graceful-timeout", "5",
                      listen=(), argv0=BACKEND_ARGV)
     result = []
-    slow = _slow_unix_request(path, 1.5, result)
-    time.sleep(0.4)                             # in the handler's sleep now
+    slow = _slow_unix_request(path, 3, result)
+    time.sleep(1)                               # in the handler's sleep now
     old.send_signal(signal.SIGTERM)
     wait_until(lambda: _refused(path), what="the old instance to stop listening")
     assert os.path.exists(path)                 # still there: it drains
