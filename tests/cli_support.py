@@ -167,6 +167,29 @@ def fails_with(line, *args, **kw):
     assert out.stdout == b""
 
 
+class LineReader(threading.Thread):
+    """Reads a server's stream line by line as it comes (a pipe nobody reads
+    fills up, and the server then blocks writing its log)."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream, self.lines = stream, []
+        self.start()
+
+    def run(self):
+        try:
+            for line in iter(self.stream.readline, b""):
+                self.lines.append(line.rstrip(b"\n"))
+        except (OSError, ValueError):   # closed under it at teardown
+            pass
+
+    def wait_for(self, predicate, what):
+        """The first line that satisfies `predicate`, waited for."""
+        found = []
+        wait_until(lambda: found.extend(filter(predicate, self.lines)) or found, what=what)
+        return found[0]
+
+
 def wait_until(predicate, timeout=TIMEOUT, what="the condition"):
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -14,7 +14,7 @@ import time
 
 import cli_support
 import pytest
-from cli_support import BACKEND_ARGV, BODY, TIMEOUT, get, stop, wait_until
+from cli_support import BACKEND_ARGV, BODY, TIMEOUT, LineReader, get, stop
 
 import fasthttp
 from fasthttp import __main__ as cli_module
@@ -195,29 +195,33 @@ def _worker_pids(port, want=2):
 def test_json_stream_holds_only_json_records(run_cli):
     proc, port = run_cli("--access-log", "json", "--workers", "2", argv0=BACKEND_ARGV)
     assert proc.banner.startswith(b"Serving HTTP on 127.0.0.1 port ")  # stdout, for people
-    first = _worker_pids(port)
-    victim = min(first)
-    os.kill(victim, signal.SIGKILL)             # "worker ... killed by SIGKILL"
-    wait_until(lambda: victim not in _worker_pids(port, 1) and len(_worker_pids(port)) == 2,
-               what="a replacement worker")
-    proc.send_signal(signal.SIGHUP)             # a reload
-    wait_until(lambda: not _worker_pids(port) & first, what="the reload")
+    err = LineReader(proc.stderr)
+
+    def record(event, text=""):
+        line = err.wait_for(lambda line: b'"event": "%s"' % event.encode() in line
+                            and text.encode() in line, "a %s record %s" % (event, text))
+        return json.loads(line)
+
+    victim = min(_worker_pids(port))
+    os.kill(victim, signal.SIGKILL)
+    killed = record("worker", "%d killed by SIGKILL" % victim)
+    assert killed["level"] == "warning" and killed["pid"] == proc.pid
+    proc.send_signal(signal.SIGHUP)
+    assert record("reload")["level"] == "info"
+    record("worker", "old worker")
     with pytest.raises((http.client.HTTPException, ConnectionError)):
-        get(port, "/boom")                      # a handler's traceback
-    code, out, err = stop(proc)
-    assert code == 0
-    lines = err.decode().splitlines()
-    records = [json.loads(line) for line in lines]      # each line one JSON object
-    events = {r["event"] for r in records}
-    assert {"start", "worker", "reload", "exception", "request"} <= events, events
-    start = next(r for r in records if r["event"] == "start")
-    assert start["pid"] == proc.pid and start["workers"] == 2
-    assert start["url"] == "http://127.0.0.1:%d/" % port
-    killed = [r for r in records if r["event"] == "worker" and "SIGKILL" in r["message"]]
-    assert killed and killed[0]["level"] == "warning" and str(victim) in killed[0]["message"]
-    boom = next(r for r in records if r["event"] == "exception")
+        get(port, "/boom")                      # a handler's exception
+    boom = record("exception")
     assert boom["message"] == "RuntimeError: boom in a handler"
     assert "Traceback" in boom["traceback"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(TIMEOUT) == 0
+    err.join(TIMEOUT)
+    records = [json.loads(line) for line in err.lines]      # each line one JSON object
+    assert {"start", "worker", "reload", "exception", "request"} <= {r["event"] for r in records}
+    start = records[0]
+    assert start["event"] == "start" and start["pid"] == proc.pid and start["workers"] == 2
+    assert start["url"] == "http://127.0.0.1:%d/" % port
 
 
 # -- control characters: escaped in every field, common and JSON ----------------------
