@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_support import readline, wait_until
 
 import fasthttp
 from fasthttp import workers as fh_workers
@@ -93,7 +94,7 @@ def start(tmp_path):
         server = Server(proc, None)
         servers.append(server)
         if expect_port:
-            line = _readline(proc.stdout, TIMEOUT)
+            line = readline(proc.stdout, TIMEOUT)
             assert line.startswith(b"PORT "), (line, proc.stderr.read() if proc.poll() else b"")
             server.port = int(line.split()[1])
         return server
@@ -116,16 +117,6 @@ def start(tmp_path):
                     pass
         for stream in (proc.stdout, proc.stderr):
             stream.close()
-
-
-def _readline(stream, timeout):
-    """readline with a bound (the server prints PORT once it listens)."""
-    result = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert result, "no line within %s s" % timeout
-    return result[0]
 
 
 def _pids_over_rounds(server, rounds=8, per_round=25, want=2):
@@ -229,6 +220,47 @@ def test_graceful_timeout_bounds_the_stop(start):
         assert time.monotonic() - started < 3
     finally:
         conn.close()
+
+
+def _exited(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sighup_reloads_the_workers_gracefully(start):
+    """18.14: new workers start, the old ones finish what they serve and
+    exit; the supervisor lives on (SIGHUP's default action would end it)."""
+    server = start(workers=2)
+    old = _pids_over_rounds(server)
+    # Meanwhile, new connections one after the other: each is answered, by
+    # an old worker or a new one; none is accepted and dropped.
+    stop, answers = threading.Event(), []
+
+    def steady_client():
+        while not stop.is_set():
+            try:
+                answers.append(server.get()[0])
+            except Exception as exc:
+                answers.append(exc)
+    client = threading.Thread(target=steady_client)
+    client.start()
+    try:
+        status, body = _slow_request_then_signal(server, signal.SIGHUP)
+        assert status == 200 and int(body) in old      # served to its end by an old worker
+        wait_until(lambda: all(_exited(pid) for pid in old), what="the old workers' exit")
+    finally:
+        stop.set()
+        client.join(TIMEOUT)
+    assert answers and set(answers) == {200}, [a for a in answers if a != 200][:3]
+    new = _pids_over_rounds(server)
+    assert len(new) == 2 and not new & old
+    assert server.proc.poll() is None
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(TIMEOUT) == 0
+    assert b"STOPPED %d" % signal.SIGTERM in server.proc.stdout.read()
 
 
 def test_crash_loop_exits_nonzero(start):
