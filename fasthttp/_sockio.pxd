@@ -126,6 +126,7 @@ cdef class SocketWriter:
     cdef public object on_block
     cdef public bint loop_owned
     cdef public bint cut_short
+    cdef public Py_ssize_t body_bytes
 
     cdef _send(self, data, int flags)
     cdef _hold(self, data, Py_ssize_t n)

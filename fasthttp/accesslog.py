@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from fasthttp import server
+from fasthttp import _core, server
 from fasthttp.graceful import client_went_away
 
 __all__ = ["ACCESS_LOG_FORMATS", "JsonLogMixIn", "NoRequestLogMixIn", "LoggedErrorsMixIn",
@@ -117,6 +117,17 @@ class JsonLogMixIn(_HandlerBase):
         self._fh_status = None
         self._fh_started = time.monotonic()
         raw = self.wfile
+        if type(raw) is _core.SocketWriter:
+            # Ours counts its body bytes: the handler keeps it (and files
+            # still go out with sendfile).
+            before = raw.body_bytes
+            try:
+                super().handle_one_request()
+            finally:
+                if self._fh_status_code() is not None:
+                    self._fh_requests += 1
+                    self._fh_write_request(raw.body_bytes - before)
+            return
         counter = _CountingWriter(raw)
         self.wfile = counter
         try:

@@ -25,12 +25,14 @@ server is idle, and no thread switch per request.
 """
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
 from typing import Any, Callable, Optional
 
 __all__ = ["Crew", "Member"]
+
+_log = logging.getLogger("fasthttp.engine")
 
 
 class Member:
@@ -154,16 +156,16 @@ class Crew:
                 self.threads -= 1
                 if self.leader is member:
                     self.leader = None      # the next member to free up takes it
-            print("fasthttp: cannot start a thread (%s); the event loop waits for "
-                  "a busy one" % exc, file=sys.stderr)
+            _log.warning("cannot start a thread (%s); the event loop waits for a busy one",
+                         exc)
             return False
 
     def _warn_saturated(self) -> None:
         if not self._saturated_warned:
             self._saturated_warned = True
-            print("fasthttp: all %d handler threads are busy; further requests wait "
-                  "(raise max_connections or max_threads to allow more)"
-                  % self.max_handlers, file=sys.stderr)
+            _log.warning("all %d handler threads are busy; further requests wait "
+                         "(raise max_connections or max_threads to allow more)",
+                         self.max_handlers)
 
     # -- members ---------------------------------------------------------------
 

@@ -559,6 +559,9 @@ class SocketWriter:
         # flush() then never waits. False (a thread of the handler's own):
         # flush() waits until all is sent, as http.server's does.
         self.loop_owned = False
+        #: Bytes handed to write() and queue_file() (not write_head's header
+        #: blocks): a response's body size, for an access log.
+        self.body_bytes = 0
         # A queued file ended before its response did (send_some dropped
         # the rest): the connection must end.
         self.cut_short = False
@@ -629,6 +632,7 @@ class SocketWriter:
         self._pending.append(_FileSegment(fd, offset, count))
         self._pending_bytes += count
         self._file_bytes += count
+        self.body_bytes += count
 
     def send_some(self, ready: bool = False) -> bool:
         """Send what the socket takes now, in order, without waiting.
@@ -704,6 +708,7 @@ class SocketWriter:
         else:
             with memoryview(b) as view:
                 n = view.nbytes
+        self.body_bytes += n
         if self.queueing:
             # A copy of a mutable buffer: the caller may reuse it.
             self._hold(b if type(b) is bytes else bytes(b), n)

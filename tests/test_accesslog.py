@@ -271,3 +271,36 @@ def test_control_characters_are_escaped_in_every_field(run_cli, log):
     assert requests[2]["path"] == "/a\\x9b.txt"
     assert requests[2]["user_agent"] == "ua\\x9bx"
     assert requests[2]["referer"] == "r\\x9b\xa0"       # (U+00A0 is no control)
+
+
+@pytest.mark.parametrize("server", ["threading", "loop"])
+def test_json_log_keeps_sendfile_and_a_stalled_reader_stalls_nobody(run_cli, site, server):
+    """--access-log json (the README's nginx deployment) used to wrap the
+    writer, so files were copied through the loop thread and a client that
+    stopped reading held everyone else (29 s). The size is still logged."""
+    (site / "big.bin").write_bytes(b"b" * (32 << 20))
+    proc, port = run_cli("--access-log", "json", "--server", server)
+    stalled = []
+    try:
+        for _ in range(20):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            stalled.append(sock)
+        time.sleep(0.5)
+        for _ in range(5):
+            began = time.monotonic()
+            assert get(port) == (200, BODY)
+            assert time.monotonic() - began < 0.5
+        # Queued as files (sendfile), not copied by a thread each.
+        with open("/proc/%d/status" % proc.pid) as status:
+            threads = int(re.search(r"Threads:\s+(\d+)", status.read()).group(1))
+        assert threads < 10
+    finally:
+        for sock in stalled:
+            sock.close()
+    code, out, err = stop(proc)
+    records = [json.loads(line) for line in err.decode().splitlines()]
+    sizes = {r["path"]: r["size"] for r in records if r["event"] == "request"}
+    assert sizes["/hello.txt"] == len(BODY) and sizes["/big.bin"] == 32 << 20
