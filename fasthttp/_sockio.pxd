@@ -75,6 +75,7 @@ cdef class SocketReader:
     cdef public Py_ssize_t _taken
     cdef public Py_ssize_t _body_mark
     cdef public object on_block
+    cdef public bint stopping
     cdef int _nowait
 
     cpdef end_head(self)

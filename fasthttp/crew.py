@@ -226,6 +226,11 @@ class Crew:
                     self._watch.wait(max(0.0, next_tick - time.monotonic()))
                 self._watch_parked = False
 
+    def nudge(self) -> None:
+        """Wake the watchdog if it sleeps (to look at its until())."""
+        with self._watch:
+            self._watch.notify_all()
+
     def stop(self) -> None:
         """Members end once they are done (spares at once)."""
         with self._lock:

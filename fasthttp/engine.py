@@ -151,9 +151,12 @@ class Engine:
     # -- the serve_forever() thread --------------------------------------------
 
     def run(self, poll_interval: float) -> None:
-        """Serve until stop() and the drain that follows it: the loop runs
-        on the crew's threads; this thread is the watchdog and calls
-        service_actions() every poll_interval, as socketserver's loop does."""
+        """Serve until stop(): the loop runs on the crew's threads; this
+        thread is the watchdog and calls service_actions() every
+        poll_interval, as socketserver's loop does. It returns once the
+        loop accepts no more; the drain that follows (connections in the
+        middle of a request finish, for drain_timeout) goes on in the
+        background, as socketserver's handler threads go on."""
         server = self.server
         server.socket.setblocking(False)
         self.poller.register(self._listener, READ)
@@ -162,7 +165,8 @@ class Engine:
         try:
             if self._requested.is_set():
                 self.stop()
-            self.crew.watch(self.stopped.is_set, server.service_actions, poll_interval)
+            self.crew.watch(lambda: self.stop_requested, server.service_actions,
+                            poll_interval)
         except BaseException:
             # KeyboardInterrupt (or an error in service_actions): out at
             # once, as from socketserver's loop; handlers running on their
@@ -170,8 +174,17 @@ class Engine:
             self.stop()
             self.crew.stop()
             raise
+        threading.Thread(target=self._watch_drain, name="fasthttp-drain", daemon=True).start()
+
+    def _watch_drain(self) -> None:
+        """The watchdog while the loop drains, then the end of it all."""
+        self.crew.watch(self.stopped.is_set, lambda: None, 0.5)
         self.crew.stop()
         self._close_all()
+
+    def wait_drained(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the drain after stop() is over (True), or timeout."""
+        return self.stopped.wait(timeout)
 
     def join_handlers(self, timeout: Optional[float] = None) -> None:
         """Wait until no handler runs on a thread of its own (server_close()
@@ -192,6 +205,7 @@ class Engine:
         and lets the others finish for drain_timeout; run() then returns."""
         self.stop_requested = True
         self._wake()
+        self.crew.nudge()
 
     def _wake(self) -> None:
         try:

@@ -21,7 +21,6 @@ them; its supervisor decides when to end it at once: see supervisor.py.)
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import signal
 import socket
@@ -33,13 +32,8 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from fasthttp import _core
-
 __all__ = ["GracefulServerMixIn", "install_signal_handlers", "client_went_away",
            "graceful_class"]
-
-# The sockets a stop shut down, as the reader in use (C or pure) sees them.
-stopped_sockets = importlib.import_module(_core.SocketReader.__module__).stopped_sockets
 
 # What signal.signal() returns and takes.
 SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
@@ -69,11 +63,43 @@ def _shutdown_fd(sock: socket.socket, how: int) -> None:
         dup.close()
 
 
-def _stop_reading(sock: socket.socket) -> None:
-    """End a connection's input; past its request head (a body being read)
-    that is an error, not a short body (see sockio.stopped_sockets)."""
-    stopped_sockets.add(sock)
-    _shutdown_fd(sock, socket.SHUT_RD)
+class ConnectionBook:
+    """What a graceful stop must know of one server's connections, and the
+    contract between that server and fasthttp's handlers: the server
+    offers it as ``fasthttp_connections``, and a handler's setup() tells it
+    which reader (rfile) is its connection's (``track``), so that the stop
+    can tell connections waiting for a request (closed at once) from those
+    in the middle of one (given time to finish)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.conns: set[Any] = set()
+        self.readers: dict[Any, Any] = {}
+        self.stopping = False
+        self.deadline: Optional[float] = None
+
+    def add(self, sock: Any) -> None:
+        with self.cond:
+            self.conns.add(sock)
+
+    def track(self, sock: Any, reader: Any) -> None:
+        """Called by fasthttp's handler.setup(): the connection's reader."""
+        with self.cond:
+            self.readers[sock] = reader
+
+    def discard(self, sock: Any) -> None:
+        with self.cond:
+            self.conns.discard(sock)
+            self.readers.pop(sock, None)
+            self.cond.notify_all()
+
+    def stop_reading(self, sock: Any, how: int = socket.SHUT_RD) -> None:
+        """End a connection's input; past its request head (a body being
+        read) that is an error to its reader, not a short body."""
+        reader = self.readers.get(sock)
+        if reader is not None and hasattr(reader, "stopping"):
+            reader.stopping = True
+        _shutdown_fd(sock, how)
 
 
 class GracefulServerMixIn(_MixInBase):
@@ -86,115 +112,99 @@ class GracefulServerMixIn(_MixInBase):
     #: Set by install_signal_handlers()' handler: the signal that began the stop.
     stop_signal: int
 
-    def _fh_state(self) -> dict[str, Any]:
-        # {"cond": Condition, "conns": set of sockets, "stopping": bool,
-        #  "deadline": monotonic time or None}
-        state: dict[str, Any] | None = self.__dict__.get("_fh_graceful")
-        if state is None:
-            state = self.__dict__["_fh_graceful"] = {
-                "cond": threading.Condition(), "conns": set(), "readers": {},
-                "stopping": False, "deadline": None}
-        return state
+    @property
+    def fasthttp_connections(self) -> ConnectionBook:
+        """This server's ConnectionBook (fasthttp's handlers find it here)."""
+        book: Optional[ConnectionBook] = self.__dict__.get("_fh_book")
+        if book is None:
+            book = self.__dict__.setdefault("_fh_book", ConnectionBook())
+        return book
 
-    def _fh_reset_state(self) -> dict[str, Any]:
+    def _fh_reset_state(self) -> ConnectionBook:
         """Fresh locks and bookkeeping (in a forked worker)."""
-        self.__dict__.pop("_fh_graceful", None)
-        return self._fh_state()
+        self.__dict__.pop("_fh_book", None)
+        return self.fasthttp_connections
 
     # -- connection bookkeeping --------------------------------------------
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        state = self._fh_state()
-        if state["stopping"]:
+        book = self.fasthttp_connections
+        if book.stopping:
             # Leave it in the listen queue: workers sharing the socket serve
             # it (a reload); a lone server closes the queue with its socket.
             raise BlockingIOError(errno.EAGAIN, "stopping: not accepting")
         request, client_address = super().get_request()
-        with state["cond"]:
-            state["conns"].add(request)
-            stopping = state["stopping"]
-        if stopping:  # accepted as the stop began: serve what it sent, no more
-            _stop_reading(request)
+        book.add(request)
+        if book.stopping:  # accepted as the stop began: serve what it sent, no more
+            book.stop_reading(request)
         return request, client_address
 
-    def _fh_track_reader(self, request: Any, reader: Any) -> None:
-        """Called by fasthttp's handler.setup(): the connection's reader,
-        which tells whether it is idle (waiting for a request head)."""
-        state = self._fh_state()
-        with state["cond"]:
-            state["readers"][request] = reader
-
     def close_request(self, request: Any) -> None:
-        state = self._fh_state()
-        with state["cond"]:
-            state["conns"].discard(request)
-            state["readers"].pop(request, None)
-            state["cond"].notify_all()
+        self.fasthttp_connections.discard(request)
         super().close_request(request)
 
     # -- stopping ------------------------------------------------------------
 
     @property
     def stopping(self) -> bool:
-        stopping: bool = self._fh_state()["stopping"]
-        return stopping
+        return self.fasthttp_connections.stopping
 
     def stop(self) -> None:
         """Begin a graceful stop; returns at once (safe in a signal handler).
         serve_forever() returns soon after; then call finish_stop()."""
-        state = self._fh_state()
-        if state["stopping"]:
+        book = self.fasthttp_connections
+        if book.stopping:
             return
-        state["stopping"] = True
-        state["deadline"] = time.monotonic() + self.graceful_timeout
+        book.stopping = True
+        book.deadline = time.monotonic() + self.graceful_timeout
         threading.Thread(target=self._fh_stopping, name="fasthttp-stop", daemon=True).start()
 
-    # (Not `_fh_stop`: LoopHTTPServer has a flag of that name.)
     def _fh_stopping(self) -> None:
-        state = self._fh_state()
+        book = self.fasthttp_connections
+        assert book.deadline is not None
         loop = threading.Thread(target=self.shutdown, daemon=True)
         loop.start()
         # Idle connections end now; busy ones (a request in flight, its body
-        # included) when they become idle, checked every 50 ms.
+        # included) when they become idle, checked every 50 ms. (The
+        # engine's servers end their idle connections themselves.)
         closed: set[Any] = set()
         while True:
-            with state["cond"]:
-                conns = [(c, state["readers"].get(c)) for c in state["conns"] if c not in closed]
+            with book.cond:
+                conns = [(c, book.readers.get(c)) for c in book.conns if c not in closed]
             for conn, reader in conns:
                 # Not our reader (a setup() of the handler's own): as before.
                 if reader is None or reader.idle():
-                    _stop_reading(conn)
+                    book.stop_reading(conn)
                     closed.add(conn)
-            remaining = state["deadline"] - time.monotonic()
+            remaining = book.deadline - time.monotonic()
             if remaining <= 0 or (not conns and not loop.is_alive()):
                 break
             time.sleep(min(0.05, remaining))
         # A single-threaded server leaves its loop only when its request is
         # done: bound that too.
-        loop.join(max(0.0, state["deadline"] - time.monotonic()))
+        loop.join(max(0.0, book.deadline - time.monotonic()))
         if loop.is_alive():
             self._fh_force_close()
 
     def _fh_force_close(self) -> None:
-        state = self._fh_state()
-        with state["cond"]:
-            conns = list(state["conns"])
+        book = self.fasthttp_connections
+        with book.cond:
+            conns = list(book.conns)
         for conn in conns:
-            stopped_sockets.add(conn)
-            _shutdown_fd(conn, socket.SHUT_RDWR)
+            book.stop_reading(conn, socket.SHUT_RDWR)
 
     def finish_stop(self) -> bool:
         """After serve_forever() returned: stop listening, let in-flight
         requests finish (until the deadline), then close the server.
         Returns True if every connection finished in time."""
-        state = self._fh_state()
-        if state["deadline"] is None:
-            state["deadline"] = time.monotonic() + self.graceful_timeout
+        book = self.fasthttp_connections
+        if book.deadline is None:
+            book.deadline = time.monotonic() + self.graceful_timeout
         try:
             self.socket.close()  # listening stops first
         except OSError:
             pass
-        drained = self._fh_wait_drained(state["deadline"])
+        drained = self._fh_wait_drained(book.deadline)
         if not drained:
             self._fh_force_close()
             drained = self._fh_wait_drained(time.monotonic() + 1.0)
@@ -204,13 +214,13 @@ class GracefulServerMixIn(_MixInBase):
         return drained
 
     def _fh_wait_drained(self, deadline: float) -> bool:
-        state = self._fh_state()
-        with state["cond"]:
-            while state["conns"]:
+        book = self.fasthttp_connections
+        with book.cond:
+            while book.conns:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                state["cond"].wait(remaining)
+                book.cond.wait(remaining)
         return True
 
 

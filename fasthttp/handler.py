@@ -70,9 +70,10 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.rfile = _core.SocketReader(request)
             self.wfile = request.makefile("wb", self.wbufsize)
         self.rfile.io_timeout = self.body_timeout
-        track = getattr(self.server, "_fh_track_reader", None)
-        if track is not None:       # a graceful server: it tells idle from busy
-            track(request, self.rfile)
+        # A graceful server (fasthttp.graceful) tells idle from busy by it.
+        book = getattr(self.server, "fasthttp_connections", None)
+        if book is not None:
+            book.track(request, self.rfile)
 
     # parse_request and the response-header methods are installed below from
     # _core.handler_methods: C (or the pure-Python twin), same attributes, same

@@ -25,7 +25,6 @@ import os
 import select as _select
 import socket as _socket
 import time as _time
-import weakref as _weakref
 from operator import index as _index
 from typing import TYPE_CHECKING, Any
 
@@ -71,12 +70,6 @@ def _ssize(value: Any) -> int:
 
 _CLOSED = "I/O operation on closed file."
 
-# Sockets a server's stop shut down for reading (fasthttp.workers): there,
-# the end of the stream after a request head is an error, never a body that
-# looks complete but was cut short.
-stopped_sockets: _weakref.WeakSet[Any] = _weakref.WeakSet()
-
-
 class SocketReader:
     """A buffered binary reader over a socket, the handler's ``rfile``.
 
@@ -115,6 +108,10 @@ class SocketReader:
         # read waits for the client, so that the event loop moves on to
         # another thread first. None: reads just wait (a thread per connection).
         self.on_block: Any = None
+        # Set by a server's graceful stop (fasthttp.graceful) as it shuts
+        # the connection down: the end of the stream past a request head is
+        # then an error, never a body that looks complete but was cut short.
+        self.stopping = False
         # recv() flags for reading without waiting on a blocking socket (a
         # TLS socket takes no flags: the engine makes it non-blocking instead).
         self._nowait = _MSG_DONTWAIT if type(sock) is _socket.socket else 0
@@ -258,7 +255,7 @@ class SocketReader:
                 n = self._recv_waiting(True)
         else:
             n = self._recv_waiting(True)
-        if n == 0 and not self._deadline and self._sock in stopped_sockets:
+        if n == 0 and self.stopping and not self._deadline:
             raise ConnectionAbortedError("the server is stopping")
         self._end += n
         return n

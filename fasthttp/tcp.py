@@ -110,9 +110,11 @@ class EngineServer(HTTPServer):
             done.set()
 
     def shutdown(self) -> None:
-        """Stop serve_forever() and wait until it has returned (after the
-        drain: see drain_timeout). As socketserver's: called before
-        serve_forever() runs, it waits for it (and it returns at once)."""
+        """Stop serve_forever() and wait until it has returned: it accepts
+        no more; connections in the middle of a request get drain_timeout
+        to finish, in the background (as socketserver's handler threads go
+        on). As socketserver's: called before serve_forever() runs, it
+        waits for it (which then returns at once)."""
         requested, done = self._fh_events()
         requested.set()
         engine = self._fh_engine
