@@ -135,7 +135,7 @@ class GracefulServerMixIn(_MixInBase):
             raise BlockingIOError(errno.EAGAIN, "stopping: not accepting")
         request, client_address = super().get_request()
         book.add(request)
-        if book.stopping:  # accepted as the stop began: serve what it sent, no more
+        if self.stopping:  # accepted as the stop began: serve what it sent, no more
             book.stop_reading(request)
         return request, client_address
 
