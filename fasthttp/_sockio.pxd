@@ -135,4 +135,5 @@ cdef class SocketWriter:
     cdef _wait_sent(self, Py_ssize_t left)
     cdef bint _send_file(self, item) except -1
     cpdef push(self)
+    cpdef write_through(self)
     cpdef bint send_some(self, bint ready=*) except -1

@@ -413,6 +413,8 @@ class Engine:
         finally:
             if leading and not self.crew.finished(member):
                 conn.detached = True        # (set by _detach already; for clarity)
+            if not conn.wfile.queueing:     # the handler took the socket (handler.py)
+                conn.wfile.start_queueing(self.server.max_output_buffer)
             if sock.gettimeout() != conn.idle_timeout:
                 try:
                     sock.settimeout(conn.idle_timeout)

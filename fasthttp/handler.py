@@ -32,6 +32,22 @@ _READERS = (_core.SocketReader, _PureReader)
 __all__ = ["BaseHTTPRequestHandler"]
 
 
+def _socket_attribute(name: str) -> Any:
+    """socketserver's `request` or `connection` attribute, kept in the
+    instance's __dict__ under its own name as socketserver leaves it (this
+    property, a data descriptor, is looked up first); reading it takes the
+    socket (see BaseHTTPRequestHandler)."""
+    def take(self: Any) -> Any:
+        wfile = self.__dict__.get("wfile")
+        if type(wfile) is _core.SocketWriter and wfile.queueing:
+            wfile.write_through()
+        return self.__dict__.get(name)
+
+    def keep(self: Any, sock: Any) -> None:
+        self.__dict__[name] = sock
+    return property(take, keep)
+
+
 class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     __doc__ = _stdlib.BaseHTTPRequestHandler.__doc__
 
@@ -43,12 +59,20 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
     #: read_body() has read it (a MessageClass instance); None otherwise.
     trailers: Optional[email.message.Message] = None
 
+    # The socket, as socketserver's `request` and `connection`. On the
+    # engine a response is queued and sent as the socket takes it; a
+    # handler that takes the socket (to write to it, or hand it on) gets a
+    # wfile that writes straight through for the rest of its request, so
+    # nothing it sends overtakes what it queued, as with http.server.
+    request = _socket_attribute("request")
+    connection = _socket_attribute("connection")
+
     def setup(self) -> None:
         # socketserver.StreamRequestHandler.setup, with our reader and writer
         # for plain buffered use. An unbuffered rfile (rbufsize = 0, as the
         # CGI handler asks, to hand the socket to a child) or anything that
         # is not a socket keeps the stdlib's files.
-        request = self.request
+        request = self.__dict__.get("request")
         if self.rbufsize == 0 or not isinstance(request, socket.socket):
             super().setup()
             return
@@ -120,7 +144,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
-        if engine.adopting.sock is self.request:
+        if engine.adopting.sock is self.__dict__.get("request"):
             return      # the engine is creating us: it calls handle_one_request
         self.close_connection = True
         try:
@@ -133,7 +157,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def finish(self) -> None:
-        if engine.adopting.sock is self.request:
+        if engine.adopting.sock is self.__dict__.get("request"):
             return      # as in handle(): the engine finishes us when it closes
         super().finish()
 

@@ -609,9 +609,12 @@ class SocketWriter:
         self.queueing = True
         self._limit = limit
 
-    def stop_queueing(self) -> None:
-        """Back to writing straight through (a thread takes the connection
-        over): what is queued is sent first, waiting as needed."""
+    def write_through(self) -> None:
+        """Stop queueing until start_queueing() again (the handler took the
+        socket itself): what is queued is sent first, waiting as needed,
+        with the event loop handed on before."""
+        if self.on_block is not None:
+            self.on_block()
         self._send_pending()
         self.queueing = False
 

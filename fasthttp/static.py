@@ -398,20 +398,21 @@ class FileServing:
             return
         if count <= 0:
             return
+        # (Our handler's socket without taking it: see handler.py.)
+        sock = self.__dict__.get("connection") or self.connection
         if _sendfile is None or type(outputfile) not in _writer_types() or \
-                type(self.connection) is not socket.socket or \
+                type(sock) is not socket.socket or \
                 (getattr(outputfile, "queueing", False) and count <= _QUEUED_BODY_LIMIT):
-            # TLS, a buffered or wrapped wfile, or (LoopHTTPServer) a small
+            # TLS, a buffered or wrapped wfile, or (on the engine) a small
             # body, which joins the queued head in one send().
             sent = _copy(source, outputfile, count)
         elif getattr(outputfile, "queueing", False):
-            # LoopHTTPServer: a large body is queued as a file, which the loop
+            # On the engine: a large body is queued as a file, which the loop
             # sends with sendfile as the client takes it (never waiting for
             # it); where the file ends early, the writer ends the connection.
             outputfile.queue_file(os.dup(in_file.fileno()), offset, count)
             return
         else:
-            sock = self.connection
             timeout = sock.gettimeout()
             if timeout == 0.0:      # non-blocking (LoopHTTPServer): wait as it does
                 timeout = getattr(outputfile, "io_timeout", None)

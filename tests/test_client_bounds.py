@@ -437,3 +437,31 @@ def test_ctrl_c_stops_serve_forever_on_the_main_thread_while_a_handler_blocks(tm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_a_handler_writing_to_its_socket_keeps_the_order(server_class):
+    """Headers through wfile, then the body straight to the socket (as some
+    http.server handlers do): on the engine the headers are queued, so taking
+    the socket sends them first; the client reads one well-formed response,
+    and the next request on the connection is queued as usual."""
+    class Direct(Hello):
+        def do_GET(self):
+            if self.path != "/direct":
+                return super().do_GET()
+            body = b"straight to the socket"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.connection.sendall(body)
+
+    with serving(server_class, Direct) as httpd:
+        with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET /direct HTTP/1.1\r\nHost: t\r\n\r\n"
+                         b"GET /direct HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        responses = data.split(b"HTTP/1.1 200 OK\r\n")
+        assert responses[0] == b"" and len(responses) == 3
+        assert all(r.endswith(b"\r\n\r\nstraight to the socket") for r in responses[1:])
