@@ -114,14 +114,15 @@ def test_clients_that_stall_hold_no_thread(server_class, first):
 
 @pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
 def test_a_sleeping_handler_delays_others_by_the_watchdog_bound(server_class):
-    """One handler sleeps 1 s: requests on other connections wait at most
-    about handoff_after (4 ms) once, not the second."""
+    """One handler sleeps 3 s: requests on other connections wait at most
+    about handoff_after (4 ms) once, not the seconds. (The figure against
+    the goal is bench/'s; here, with a margin for a loaded machine.)"""
     with serving(server_class, Sleeper) as httpd:
         address = httpd.server_address
-        sleeper = threading.Thread(target=fetch, args=(address, "/sleep?1"))
+        sleeper = threading.Thread(target=fetch, args=(address, "/sleep?3"))
         sleeper.start()
         time.sleep(0.05)
-        assert worst_latency(address, 20) < 0.1
+        assert worst_latency(address, 20) < 0.5
         sleeper.join(TIMEOUT)
 
 
