@@ -63,6 +63,7 @@ from fasthttp import _core
 from fasthttp.engine import READ, WRITE, Poller, ThreadPool, accept_backoff
 from fasthttp.errors import BodyError
 from fasthttp.handler import BaseHTTPRequestHandler
+from fasthttp.head import BODY_INCOMPLETE
 from fasthttp.tcp import HTTPServer
 
 __all__ = ["LoopHTTPServer"]
@@ -362,7 +363,7 @@ class LoopHTTPServer(HTTPServer):
             else:
                 length = _core.request_state(rfile, self.max_inline_body)
             if length <= 0:
-                if length == _BODY_INCOMPLETE:
+                if length == BODY_INCOMPLETE:
                     conn.scanned = 0        # the head is in: look again on more bytes
                     break
                 if length < 0:
@@ -474,4 +475,3 @@ class LoopHTTPServer(HTTPServer):
 
 # The request line http.server accepts (65536 bytes and its LF).
 _MAX_REQUEST_LINE = 65537
-_BODY_INCOMPLETE = -2      # request_state()'s answer: the head is in, the body on its way
