@@ -66,7 +66,7 @@ import os
 import sys
 from http import HTTPStatus
 
-from fasthttp.response import check_header
+from fasthttp.response import check_header, check_reason
 
 cdef bint _use_version_tag = (FH_HAVE_VERSION_TAG and
                               os.environ.get("FASTHTTP_PUBLIC_API", "") not in ("1", "true", "yes"))
@@ -305,10 +305,18 @@ cdef bytes _header_line(keyword, value):
 
 
 cdef bytes _status_line(protocol_version, code, message):
-    """b"HTTP/1.x 200 OK\r\n", as http.server encodes it."""
+    """b"HTTP/1.x 200 OK\r\n", as http.server encodes it; a CR or LF in
+    the reason phrase is a ValueError (response.check_reason)."""
+    cdef bytes line
     if type(code) is int and _latin1_str(protocol_version) and _latin1_str(message):
-        return _line3(protocol_version, " ", str(code), " ", message)
-    return ("%s %d %s\r\n" % (protocol_version, code, message)).encode("latin-1", "strict")
+        line = _line3(protocol_version, " ", str(code), " ", message)
+    else:
+        line = ("%s %d %s\r\n" % (protocol_version, code, message)).encode("latin-1", "strict")
+    cdef const char *p = PyBytes_AS_STRING(line)
+    cdef size_t n = <size_t>PyBytes_GET_SIZE(line) - 2
+    if memchr(p, 13, n) != NULL or memchr(p, 10, n) != NULL:
+        check_reason(message)
+    return line
 
 
 cdef list _headers_buffer(self):

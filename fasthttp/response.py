@@ -1,7 +1,8 @@
 """The response side of BaseHTTPRequestHandler, pure-Python path.
 
-send_response, send_header, end_headers, log_request and log_message are
-http.server's own methods here; fasthttp/_response.pyx writes the same bytes
+send_response, end_headers, log_request and log_message are http.server's
+own methods here (send_response_only and send_header too, refusing CR and LF,
+which would split the response); fasthttp/_response.pyx writes the same bytes
 and log lines in C, calling every hook through ``self`` when the handler
 overrides it (fasthttp._core picks one). Two things differ from the stdlib,
 on both paths: the Date and log timestamps are formatted once per second, and
@@ -18,11 +19,10 @@ from fasthttp.sockio import SocketWriter
 
 __all__ = ["send_response", "send_response_only", "send_header", "end_headers",
            "flush_headers", "log_request", "log_message", "date_time_string",
-           "log_date_time_string", "register_handler_class", "check_header"]
+           "log_date_time_string", "register_handler_class", "check_header", "check_reason"]
 
 _Stdlib = _http_server.BaseHTTPRequestHandler
 send_response = _Stdlib.send_response
-send_response_only = _Stdlib.send_response_only
 end_headers = _Stdlib.end_headers
 log_request = _Stdlib.log_request
 log_message = _Stdlib.log_message
@@ -37,6 +37,26 @@ def check_header(keyword: Any, value: Any) -> None:
     text = "%s" % (value,)
     if "\r" in text or "\n" in text:
         raise ValueError("Invalid header value %r" % (value,))
+
+
+def check_reason(message: Any) -> None:
+    """Refuse a reason phrase that would end the status line early (a
+    header injected through send_response or send_error): CR or LF in it."""
+    text = "%s" % (message,)
+    if "\r" in text or "\n" in text:
+        raise ValueError("Invalid reason phrase %r" % (message,))
+
+
+def send_response_only(self: Any, code: Any, message: Any = None) -> None:
+    """http.server's send_response_only, refusing CR and LF in the reason
+    phrase (check_reason), as send_header refuses them in a header."""
+    if self.request_version != "HTTP/0.9":
+        if message is None:
+            message = self.responses[code][0] if code in self.responses else ""
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []       # (first, as the C path and http.server)
+        check_reason(message)
+    _Stdlib.send_response_only(self, code, message)
 
 
 def send_header(self: Any, keyword: Any, value: Any) -> None:
