@@ -102,6 +102,7 @@ cdef class Head:
     cdef readonly long long content_length
     cdef readonly bint chunked_only
     cdef readonly object refusal
+    cdef int _seen
     cdef object _spans              # C: raw's fh_header array, as bytes
     cdef object _scanner            # (the pure build's scanner)
     cdef fh.fh_headers _scan        # C: the scan in progress
@@ -129,6 +130,7 @@ cdef dict _http_client
 cdef Py_ssize_t _MAX_REQUEST_LINE
 cdef Py_ssize_t _BYTESIO_PEEK
 cdef int _F_HOST, _F_EXPECT, _F_CONNECTION, _F_CONTENT_TYPE, _F_CONTENT_LENGTH, _F_CODINGS
+cdef int _BAD_LENGTH, _CONFLICTING
 cdef int HOST_NONE, HOST_OK, HOST_INVALID, HOST_MANY
 cdef int CONN_OTHER, CONN_CLOSE, CONN_KEEP_ALIVE
 cdef int FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_INVALID
@@ -143,13 +145,11 @@ cdef long _feed(Head head, object buf, Py_ssize_t base, Py_ssize_t n) except? -1
 cdef long _eof(Head head, Py_ssize_t n) except? -1000
 cdef Py_ssize_t _line_start(Head head) noexcept
 cdef Head _finish(Head head, object buf, Py_ssize_t base, Py_ssize_t length)
-cdef inline int _field(bytes raw, Py_ssize_t off, Py_ssize_t n) noexcept
 cdef inline bint _folded_is(bytes raw, Py_ssize_t off, Py_ssize_t n, bytes lower) noexcept
 cdef inline bint _folded_in(bytes raw, Py_ssize_t off, Py_ssize_t n, bytes lower) noexcept
 cdef inline long long _length_of(bytes raw, Py_ssize_t off, Py_ssize_t n) noexcept
 cdef inline bint _valid_host(bytes raw, Py_ssize_t off, Py_ssize_t n) noexcept
 cdef inline Py_ssize_t _find_lf(bytearray storage, Py_ssize_t start, Py_ssize_t end) noexcept
-cdef inline bytes _slice(object buf, Py_ssize_t base, Py_ssize_t n)
 cdef size_t _size_t(object value) except? 0
 
 
@@ -158,15 +158,17 @@ cdef Head _new_head(size_t max_line, size_t max_lines, size_t max_head)
 
 
 @cython.locals(name_off=Py_ssize_t, name_len=Py_ssize_t, value_off=Py_ssize_t,
-               value_len=Py_ssize_t, i=Py_ssize_t, k=Py_ssize_t, field=int, seen_connection=bint,
-               seen_expect=bint, seen_type=bint, lengths=Py_ssize_t, codings=Py_ssize_t,
-               length=cython.longlong, first_length=cython.longlong, bad_length=bint,
-               conflicting=bint)
+               value_len=Py_ssize_t, i=Py_ssize_t, field=int, seen=int)
 cdef _learn(Head head)
 
 
+@cython.locals(bit=int, first=bint, length=cython.longlong)
+cdef inline _learn_field(Head head, int field, bytes raw, Py_ssize_t value_off,
+                         Py_ssize_t value_len)
+
+
 @cython.locals(codings=list)
-cdef _learn_codings(Head head, Py_ssize_t lengths)
+cdef _learn_codings(Head head)
 
 
 @cython.locals(line_limit=size_t, lines_limit=size_t, head_limit=size_t)

@@ -25,8 +25,6 @@ cdef class LazyHeaders:
 cpdef object message_of(Head head)
 cdef dict _instance_dict(object obj)
 
-cdef str _line_text(bytes raw)
-
 
 @cython.locals(raw=bytes, requestline=str, line=tuple, command=str, path=str, major=long,
                minor=long, head=Head, state=dict, connection=int, expect_continue=bint)

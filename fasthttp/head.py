@@ -177,7 +177,9 @@ class Head:
     content_length: int             # with FRAMING_LENGTH; else -1
     chunked_only: bool              # Transfer-Encoding without Content-Length
     refusal: tuple[int, str] | None     # (status, reason) with FRAMING_INVALID
-    _spans: Any                     # C: raw's fh_header array; pure: 4 ints a field
+    _seen: int                      # (_learn: 1 << field for each field seen ...)
+    _spans: Any                     # C: raw's fh_header array; pure: (name offset,
+                                    # name length, value offset, value length) a field
     _scanner: headscan.HeadScanner | None   # pure: the scan in progress
 
     def __dealloc__(self) -> None:
@@ -190,11 +192,8 @@ class Head:
             if cython.compiled:
                 self._pairs = c_pairs(self)  # type: ignore[name-defined]  # noqa: F821
             else:
-                raw, spans = self.raw, self._spans
-                self._pairs = [
-                    (raw[spans[k]:spans[k] + spans[k + 1]].decode("latin-1"),
-                     raw[spans[k + 2]:spans[k + 2] + spans[k + 3]].decode("latin-1"))
-                    for k in range(0, 4 * self.count, 4)]
+                text = self.raw.decode("latin-1")
+                self._pairs = [(text[a:a + b], text[c:c + d]) for a, b, c, d in self._spans]
         return self._pairs
 
     def fits(self, max_line: int, max_lines: int, max_head: int) -> bool:
@@ -224,6 +223,7 @@ def _new_head(max_line: int, max_lines: int, max_head: int) -> Head:
     head.content_length = -1
     head.chunked_only = False
     head.refusal = None
+    head._seen = 0
     if cython.compiled:
         c_scan_init(head, max_line, max_lines, max_head)  # type: ignore[name-defined]  # noqa: F821
     else:
@@ -255,21 +255,17 @@ def _line_start(head: Head) -> int:
 
 def _finish(head: Head, buf: bytes | bytearray, base: int, length: int) -> Head:
     """The block is buf[base:base + length]: keep it, and learn from it."""
-    head.raw = _slice(buf, base, length)
+    if cython.compiled:
+        head.raw = c_slice(buf, base, length)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        head.raw = bytes(buf[base:base + length])
     head.length = length
     if not cython.compiled:     # (compiled, c_feed has kept the spans)
         head._spans = head._scanner.spans  # type: ignore[union-attr]
         head._scanner = None
-        head.count = len(head._spans) // 4
+        head.count = len(head._spans)
     _learn(head)
     return head
-
-
-def _slice(buf: bytes | bytearray, base: int, n: int) -> bytes:
-    """bytes(buf[base:base + n])"""
-    if cython.compiled:
-        return c_slice(buf, base, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
-    return bytes(buf[base:base + n])
 
 
 def _find_lf(storage: bytearray, start: int, end: int) -> int:
@@ -286,86 +282,87 @@ _F_HOST, _F_EXPECT, _F_CONNECTION, _F_CONTENT_TYPE, _F_CONTENT_LENGTH, _F_CODING
 _FIELDS = {b"host": _F_HOST, b"expect": _F_EXPECT, b"connection": _F_CONNECTION,
            b"content-type": _F_CONTENT_TYPE, b"content-length": _F_CONTENT_LENGTH,
            b"transfer-encoding": _F_CODINGS}
-if cython.compiled:
+_FIELD_LENGTHS = frozenset(len(name) for name in _FIELDS)
+_BAD_LENGTH, _CONFLICTING = 1 << 7, 1 << 8     # Head._seen bits beside the fields'
+
+if cython.compiled:     # (c_field matches names as _FIELDS.get(name.lower()) does)
     c_fields_init(_FIELDS)  # type: ignore[name-defined]  # noqa: F821
 
 
-def _field(raw: bytes, off: int, n: int) -> int:
-    """Which of _FIELDS the name raw[off:off + n] is (ASCII
-    case-insensitively, as http.server's str.lower() matches), else 0."""
-    if cython.compiled:
-        return c_field(raw, off, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
-    return _FIELDS.get(raw[off:off + n].lower(), 0)
-
-
 def _learn(head: Head) -> None:
-    """The facts of the fields the request path acts on. Values are compared
-    ASCII case-insensitively, as http.server does with str.lower() (no
-    latin-1 letter folds onto an ASCII one)."""
+    """The facts of the fields the request path acts on (_learn_field),
+    and the framing of the body they decide."""
     raw = head.raw
-    seen_connection = seen_expect = seen_type = bad_length = conflicting = False
-    lengths = codings = 0
-    first_length = -1
-    for i in range(head.count):
-        if cython.compiled:
+    if cython.compiled:
+        for i in range(head.count):
             name_off, name_len, value_off, value_len = c_span(head, i)  # type: ignore[name-defined]  # noqa: F821
-        else:
-            k = 4 * i
-            name_off, name_len, value_off, value_len = head._spans[k:k + 4]
-        field = _field(raw, name_off, name_len)
-        if field == 0:
-            continue
-        if field == _F_HOST:
-            if head.host != HOST_NONE:
-                head.host = HOST_MANY
-            else:
-                head.host = HOST_OK if _valid_host(raw, value_off, value_len) else HOST_INVALID
-        elif field == _F_CONNECTION:
-            if not seen_connection:
-                seen_connection = True
-                if _folded_is(raw, value_off, value_len, b"close"):
-                    head.connection = CONN_CLOSE
-                elif _folded_is(raw, value_off, value_len, b"keep-alive"):
-                    head.connection = CONN_KEEP_ALIVE
-        elif field == _F_EXPECT:
-            if not seen_expect:
-                seen_expect = head.expect = True
-                head.expect_continue = _folded_is(raw, value_off, value_len, b"100-continue")
-        elif field == _F_CONTENT_TYPE:
-            if not seen_type:
-                seen_type = True
-                head.exotic_type = (_folded_in(raw, value_off, value_len, b"multipart")
-                                    or _folded_in(raw, value_off, value_len, b"message"))
-        elif field == _F_CONTENT_LENGTH:
-            lengths += 1
-            length = _length_of(raw, value_off, value_len)
-            if length < 0:
-                bad_length = True
-            elif first_length < 0:
-                first_length = length
-            elif length != first_length:
-                conflicting = True
-        else:
-            codings += 1
-    # Content-Length: every field valid, all the same (RFC 9112 6.3).
-    if codings:
-        _learn_codings(head, lengths)
-    elif bad_length:
+            field = c_field(raw, name_off, name_len)  # type: ignore[name-defined]  # noqa: F821
+            if field:
+                _learn_field(head, field, raw, value_off, value_len)
+    else:
+        for name_off, name_len, value_off, value_len in head._spans:
+            if name_len in _FIELD_LENGTHS:
+                field = _FIELDS.get(raw[name_off:name_off + name_len].lower(), 0)
+                if field:
+                    _learn_field(head, field, raw, value_off, value_len)
+    # The body (RFC 9112 6.3): Content-Length fields must all be valid and
+    # agree; Transfer-Encoding is _learn_codings'.
+    seen = head._seen
+    if seen & (1 << _F_CODINGS):
+        _learn_codings(head)
+    elif seen & _BAD_LENGTH:
         head.framing = FRAMING_INVALID
         head.refusal = (400, "invalid Content-Length")
-    elif conflicting:
+    elif seen & _CONFLICTING:
         head.framing = FRAMING_INVALID
         head.refusal = (400, "conflicting Content-Length values")
-    elif lengths:
+    elif seen & (1 << _F_CONTENT_LENGTH):
         head.framing = FRAMING_LENGTH
-        head.content_length = first_length
+    if head.framing != FRAMING_LENGTH:
+        head.content_length = -1
 
 
-def _learn_codings(head: Head, lengths: int) -> None:
+def _learn_field(head: Head, field: int, raw: bytes, value_off: int, value_len: int) -> None:
+    """One of _FIELDS. Values are compared ASCII case-insensitively, as
+    http.server does with str.lower() (no latin-1 letter folds onto an
+    ASCII one); http.server reads the first Connection, Expect and
+    Content-Type."""
+    bit = 1 << field
+    first = not head._seen & bit
+    head._seen |= bit
+    if field == _F_HOST:
+        if not first:
+            head.host = HOST_MANY
+        else:
+            head.host = HOST_OK if _valid_host(raw, value_off, value_len) else HOST_INVALID
+    elif field == _F_CONTENT_LENGTH:
+        length = _length_of(raw, value_off, value_len)
+        if length < 0:
+            head._seen |= _BAD_LENGTH
+        elif head.content_length < 0:
+            head.content_length = length
+        elif length != head.content_length:
+            head._seen |= _CONFLICTING
+    elif not first:
+        return
+    elif field == _F_CONNECTION:
+        if _folded_is(raw, value_off, value_len, b"close"):
+            head.connection = CONN_CLOSE
+        elif _folded_is(raw, value_off, value_len, b"keep-alive"):
+            head.connection = CONN_KEEP_ALIVE
+    elif field == _F_EXPECT:
+        head.expect = True
+        head.expect_continue = _folded_is(raw, value_off, value_len, b"100-continue")
+    elif field == _F_CONTENT_TYPE:
+        head.exotic_type = (_folded_in(raw, value_off, value_len, b"multipart")
+                            or _folded_in(raw, value_off, value_len, b"message"))
+
+
+def _learn_codings(head: Head) -> None:
     """Transfer-Encoding (a rare path: on the decoded values). The final
     coding must be chunked, once, and the only one we decode (RFC 9112 6.1);
     with a Content-Length too, the request is ambiguous (smuggling)."""
-    if lengths:
+    if head._seen & (1 << _F_CONTENT_LENGTH):
         head.framing = FRAMING_INVALID
         head.refusal = (400, "both Content-Length and Transfer-Encoding")
         return
@@ -505,7 +502,10 @@ def _read_head_in_buffer(buf: HeadBuffer, max_line: int, max_lines: int,
             return head
     head = _new_head(max_line, max_lines, max_head)
     while True:
-        r = _feed(head, buf._storage, buf._start, buf._end - buf._start)
+        if cython.compiled:     # (_feed, without a call on the pure path)
+            r = c_feed(head, buf._storage, buf._start, buf._end - buf._start)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            r = head._scanner.feed(buf._storage, buf._start, buf._end - buf._start)  # type: ignore[union-attr]
         if r == _INCOMPLETE:
             # _fill may slide the buffer: offsets stay relative to _start.
             if buf._fill() == 0:

@@ -110,8 +110,8 @@ class HeadScanner:
     feed(buf, base, length) scans buf[base:base + length], the bytes of the
     block seen so far (the same first byte at every call; `base` may change
     between calls). Positions kept between calls are relative to `base`, and
-    so are the spans: ``spans`` holds name offset, name length, value offset,
-    value length, four ints per header. Returns the bytes consumed (>= 0),
+    so are the spans: ``spans`` holds (name offset, name length, value offset,
+    value length) per header. Returns the bytes consumed (>= 0),
     FH_INCOMPLETE, or an FH_E_* code.
     """
 
@@ -130,7 +130,7 @@ class HeadScanner:
         self.value_start = 0
         self.value_end = 0
         self.lines = 0
-        self.spans: list[int] = []
+        self.spans: list[tuple[int, int, int, int]] = []
 
     def feed(self, buf: bytes | bytearray, base: int, length: int) -> int:
         max_line = self.max_line
@@ -179,8 +179,8 @@ class HeadScanner:
                 if m is not None:
                     name_start, name_stop = m.span(1)
                     value_begin, value_stop = m.span(2)
-                    spans += (name_start - base, name_stop - name_start,
-                              value_begin - base, value_stop - value_begin)
+                    spans.append((name_start - base, name_stop - name_start,
+                                  value_begin - base, value_stop - value_begin))
                     lines += 1
                     pos = ls = m.end()
                     continue
@@ -242,8 +242,8 @@ class HeadScanner:
             if state == _S_VALUE_CR:
                 if buf[pos] != 10:
                     return self._error(FH_E_BARE_CR, ls - base)
-                spans += (ls - base, name_end - ls,
-                          value_start - base, value_end - value_start)
+                spans.append((ls - base, name_end - ls,
+                              value_start - base, value_end - value_start))
                 pos += 1
                 lines += 1
                 ls = pos

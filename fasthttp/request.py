@@ -269,13 +269,6 @@ class LazyHeaders:
 
 # -- parse_request ---------------------------------------------------------------
 
-def _line_text(raw: bytes) -> str:
-    """raw.decode("latin-1").rstrip("\\r\\n")"""
-    if cython.compiled:
-        return c_line_text(raw)  # type: ignore[no-any-return,name-defined]  # noqa: F821
-    return raw.decode("latin-1").rstrip("\r\n")
-
-
 def parse_request(handler: Any) -> bool:
     """BaseHTTPRequestHandler.parse_request: the same attributes set, the
     same answers, with the head parsed once (fasthttp.head) and
@@ -286,7 +279,10 @@ def parse_request(handler: Any) -> bool:
     handler.command = None
     handler.request_version = handler.default_request_version
     handler.close_connection = True
-    requestline = _line_text(raw)
+    if cython.compiled:
+        requestline = c_line_text(raw)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        requestline = raw.decode("latin-1").rstrip("\r\n")
     handler.requestline = requestline
     protocol_version = handler.protocol_version
 
@@ -317,7 +313,10 @@ def parse_request(handler: Any) -> bool:
     except HeadError as err:
         status, reason, explain = head_refusal(err)
         return refuse(handler, status, reason, explain)
-    state = _instance_dict(handler)
+    if cython.compiled:
+        state = c_instance_dict(handler)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        state = handler.__dict__
     state["_fh_head"] = head        # (LazyHeaders, read_body, the end of the body)
     if handler.MessageClass is _HTTPMessage and not head.exotic_type:
         connection = head.connection
