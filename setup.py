@@ -1,11 +1,10 @@
 """Build the C/Cython extension modules. Everything else is in pyproject.toml.
 
-Four extension modules, one per concern, each the twin of a pure-Python module
-(fasthttp/_core.py picks the set). Three are the pure module itself compiled
-a second time by Cython (copied to build/cython/ under the extension's name,
-typed by fasthttp/_<name>.pxd): _sockio from sockio.py, _head from head.py
-(with csrc/fh_parser.c), _request from request.py. _response is
-fasthttp/_response.pyx.
+Four extension modules, one per concern, each the pure-Python module of that
+concern compiled a second time by Cython (fasthttp/_core.py picks the set):
+the source is copied to build/cython/ under the extension's name and typed by
+fasthttp/_<name>.pxd. _sockio from sockio.py, _head from head.py (with
+csrc/fh_parser.c), _request from request.py, _response from response.py.
 
 A failed build is an error: the message says what to install, or how to ask
 for the pure-Python path explicitly (FASTHTTP_NO_EXTENSIONS=1; the package then
@@ -21,9 +20,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GENERATED = os.path.join("build", "cython")    # the copies compiled as _sockio, _head, _request
+GENERATED = os.path.join("build", "cython")    # the copies compiled as _sockio, _head ...
 # Pure modules compiled as their extension twin: fasthttp/<name>.py -> fasthttp._<name>.
-ONE_SOURCE = ("sockio", "head", "request")
+ONE_SOURCE = ("sockio", "head", "request", "response")
 
 HELP = """
 fasthttp: the C extension could not be built ({error}).
@@ -56,7 +55,7 @@ def _extensions():
         ext("fasthttp._sockio", [copy("sockio")]),
         ext("fasthttp._head", [copy("head"), "csrc/fh_parser.c"]),
         ext("fasthttp._request", [copy("request")]),
-        ext("fasthttp._response", ["fasthttp/_response.pyx"]),
+        ext("fasthttp._response", [copy("response")]),
     ]
 
 

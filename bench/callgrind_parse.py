@@ -18,6 +18,11 @@ The four cases (bench/test_bench_parse.py's workloads):
                    _core.request_state(rfile, 64 KiB), then readline +
                    parse_request (the loop's path: issue 17 item 8)
   engine-browser+h the same, ``headers`` read
+  response         the response head (bench/test_bench_response.py):
+                   send_response(200), two send_header, end_headers into a
+                   BytesIO; log_message overridden to do nothing
+  response+log     the same, with the default log_message (to an in-memory
+                   sys.stderr)
 
     python bench/callgrind_parse.py            # the table, C and pure paths
     python bench/callgrind_parse.py --run CASE N   # (what callgrind runs)
@@ -45,6 +50,8 @@ CASES = {
     "socket-browser+h": ("firefox_get", "socket", True),
     "engine-browser": ("firefox_get", "engine", False),
     "engine-browser+h": ("firefox_get", "engine", True),
+    "response": ("", "response", False),
+    "response+log": ("", "response", True),
 }
 
 
@@ -66,6 +73,9 @@ def _run(case: str, n: int) -> None:
     gc.disable()    # a collection falls in one run length and not the other
 
     name, kind, read_headers = CASES[case]
+    if kind == "response":
+        _respond(fasthttp, n, log=read_headers)
+        return
     data = (REQUESTS / (name + ".http")).read_bytes()
     server = _Server()
 
@@ -114,6 +124,32 @@ def _run(case: str, n: int) -> None:
         for _ in range(BATCH):
             one(h)
     h.finish()
+
+
+def _respond(fasthttp: object, n: int, log: bool) -> None:
+    class Handler(fasthttp.BaseHTTPRequestHandler):  # type: ignore[attr-defined,name-defined]
+        protocol_version = "HTTP/1.1"
+
+        def __init__(self) -> None:
+            self.client_address = ("127.0.0.1", 54321)
+            self.wfile = io.BytesIO()
+            self.raw_requestline = b"GET / HTTP/1.1\r\n"
+            self.requestline = "GET / HTTP/1.1"
+            self.command, self.path, self.request_version = "GET", "/", "HTTP/1.1"
+            self.close_connection = False
+
+    if not log:
+        Handler.log_message = lambda self, format, *args: None  # type: ignore[method-assign]
+    sys.stderr = io.StringIO()
+    h = Handler()
+    for _ in range(n):
+        h.wfile.seek(0)
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", "13")
+        h.end_headers()
+        if log:
+            sys.stderr.seek(0)
 
 
 def _instructions(case: str, n: int, pure: bool) -> int:

@@ -3,11 +3,13 @@
 Each concern is one pure-Python module and one C module with the same names
 and behaviour (tests run both):
 
-    sockio.py    / _sockio   the handler's files (compiled by Cython from sockio.py)
-    head.py      / _head     the request head (compiled from head.py; its byte
-                             scan is csrc/fh_parser.c there, headscan.py here)
-    request.py   / _request  parse_request (compiled from request.py)
-    response.py  / _response.pyx  send_response & co.
+    sockio.py    / _sockio    the handler's files
+    head.py      / _head      the request head (its byte scan is csrc/fh_parser.c
+                              there, headscan.py here)
+    request.py   / _request   parse_request, self.headers
+    response.py  / _response  send_response & co.
+
+Each C module is its pure module compiled a second time by Cython (setup.py).
 
 All four C modules are used, or none: FASTHTTP_PURE=1 in the environment, or
 an extension that is not built, gives the pure-Python path.

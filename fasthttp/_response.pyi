@@ -1,4 +1,5 @@
-"""Types of fasthttp._response: fasthttp/_response.pyx, the C twin of fasthttp/response.py.
+"""Types of fasthttp._response: fasthttp/response.py compiled a second time by
+Cython (setup.py).
 
 Its API is fasthttp.response's (its __all__, of the same types); tests/test_api.py
 checks that the extension module has each of those names, of the same kind.
