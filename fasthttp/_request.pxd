@@ -18,12 +18,17 @@ cdef extern from *:
     object fh_generic_new(object type, object args, object kwds)
 
 
+# fasthttp.head's constants, as C ints here
+cdef int CONN_CLOSE, CONN_KEEP_ALIVE, CONN_OTHER, FRAMING_NONE
+cdef int HOST_INVALID, HOST_MANY, HOST_OK
+
+
 cdef class LazyHeaders:
     pass
 
 
+@cython.locals(state=dict)
 cpdef object message_of(Head head)
-cdef dict _instance_dict(object obj)
 
 
 @cython.locals(raw=bytes, requestline=str, line=tuple, command=str, path=str, major=long,

@@ -224,13 +224,6 @@ MESSAGE_TEMPLATE: dict[str, Any] = dict(
 _HTTPMessage = http.client.HTTPMessage
 
 
-def _instance_dict(obj: Any) -> dict[str, Any]:
-    """obj.__dict__"""
-    if cython.compiled:
-        return c_instance_dict(obj)  # type: ignore[no-any-return,name-defined]  # noqa: F821
-    return obj.__dict__  # type: ignore[no-any-return]
-
-
 def message_of(head: Head) -> http.client.HTTPMessage:
     """The HTTPMessage of a parsed head, as email.parser builds it for
     http.server (compat32 policy, the pairs as sent, no defects)."""
@@ -240,7 +233,10 @@ def message_of(head: Head) -> http.client.HTTPMessage:
         headers = _HTTPMessage.__new__(_HTTPMessage)
     # Fill the instance dict in place: replacing it (__dict__ = ...) loses
     # the attributes on 3.13, where fresh instances keep inline values.
-    state = _instance_dict(headers)
+    if cython.compiled:     # (obj.__dict__, without the attribute lookup)
+        state = c_instance_dict(headers)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        state = headers.__dict__
     state.update(MESSAGE_TEMPLATE)
     state["_headers"] = head.pairs()
     state["defects"] = []
@@ -258,7 +254,10 @@ class LazyHeaders:
     def __get__(self, handler: Any, owner: Any) -> Any:
         if handler is None:
             return self
-        state = _instance_dict(handler)
+        if cython.compiled:
+            state = c_instance_dict(handler)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            state = handler.__dict__
         head = state.get("_fh_head")
         if head is None:
             raise AttributeError("headers")     # before any request, as the stdlib
@@ -303,7 +302,7 @@ def parse_request(handler: Any) -> bool:
         command, path = words
     # gh-87389: '//host/path' would read as a scheme-relative URL in a
     # redirect, so the stdlib reduces leading slashes to one.
-    if path.startswith("//"):
+    if len(path) > 1 and path[0] == "/" and path[1] == "/":
         path = "/" + path.lstrip("/")
     handler.command = command
     handler.path = path
