@@ -456,7 +456,7 @@ def _size_t(value: Any) -> int:
             raise OverflowError("can't convert negative value to size_t")
         if value > _SIZE_MAX:
             raise OverflowError("Python int too large to convert to C unsigned long")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def read_headers(rfile: Any, max_line: SupportsInt = 65536, max_lines: SupportsInt = 100,
