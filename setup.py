@@ -1,9 +1,10 @@
 """Build the C/Cython extension modules. Everything else is in pyproject.toml.
 
-Four extension modules, one per concern, each the twin of a pure-Python module
-(fasthttp/_core.py picks the set): _head (with csrc/fh_parser.c), _request,
-_response, and _sockio, which Cython compiles from fasthttp/sockio.py itself
-(copied to build/cython/, typed by fasthttp/_sockio.pxd).
+Four extension modules, one per concern, each the pure-Python module of that
+concern compiled a second time by Cython (fasthttp/_core.py picks the set):
+the source is copied to build/cython/ under the extension's name and typed by
+fasthttp/_<name>.pxd. _sockio from sockio.py, _head from head.py (with
+csrc/fh_parser.c), _request from request.py, _response from response.py.
 
 A failed build is an error: the message says what to install, or how to ask
 for the pure-Python path explicitly (FASTHTTP_NO_EXTENSIONS=1). Such a build
@@ -23,7 +24,9 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PURE_MARK = os.path.join("fasthttp", "_built_pure")   # fasthttp/_core.py reads it
-GENERATED = os.path.join("build", "cython")    # sockio.py's copy, compiled as _sockio
+GENERATED = os.path.join("build", "cython")    # the copies compiled as _sockio, _head ...
+# Pure modules compiled as their extension twin: fasthttp/<name>.py -> fasthttp._<name>.
+ONE_SOURCE = ("sockio", "head", "request", "response")
 
 HELP = """
 fasthttp: the C extension could not be built ({error}).
@@ -49,21 +52,32 @@ def _extensions():
         return Extension(name, sources=sources, include_dirs=["csrc"],
                          extra_compile_args=compile_args, extra_link_args=link_args)
 
+    def copy(name):
+        return os.path.join(GENERATED, "fasthttp", "_%s.py" % name)
+
     return [
-        ext("fasthttp._sockio", [os.path.join(GENERATED, "fasthttp", "_sockio.py")]),
-        ext("fasthttp._head", ["fasthttp/_head.pyx", "csrc/fh_parser.c"]),
-        ext("fasthttp._request", ["fasthttp/_request.pyx", "csrc/fh_parser.c"]),
-        ext("fasthttp._response", ["fasthttp/_response.pyx"]),
+        ext("fasthttp._sockio", [copy("sockio")]),
+        ext("fasthttp._head", [copy("head"), "csrc/fh_parser.c"]),
+        ext("fasthttp._request", [copy("request")]),
+        ext("fasthttp._response", [copy("response")]),
     ]
 
 
-def _copy_sockio():
-    """sockio.py and its .pxd, under the module name _sockio, for Cython."""
+def _copy_sources():
+    """Each ONE_SOURCE module and its .pxd, under the extension's name, for
+    Cython (a copy only when it changed: an unchanged source is not
+    cythonized again)."""
     out = os.path.join(GENERATED, "fasthttp")
     os.makedirs(out, exist_ok=True)
-    shutil.copyfile(os.path.join("fasthttp", "sockio.py"), os.path.join(out, "_sockio.py"))
-    shutil.copyfile(os.path.join("fasthttp", "_sockio.pxd"), os.path.join(out, "_sockio.pxd"))
-    open(os.path.join(out, "__init__.py"), "w").close()
+    for name in ONE_SOURCE:
+        for src, dst in (("%s.py" % name, "_%s.py" % name), ("_%s.pxd" % name, "_%s.pxd" % name)):
+            src = os.path.join("fasthttp", src)
+            dst = os.path.join(out, dst)
+            if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
+                shutil.copyfile(src, dst)
+    init = os.path.join(out, "__init__.py")
+    if not os.path.exists(init):
+        open(init, "w").close()
 
 
 class build_cython_ext(build_ext):
@@ -78,11 +92,13 @@ class build_cython_ext(build_ext):
             from Cython.Build import cythonize
         except ImportError as exc:
             raise SystemExit(HELP.format(error="Cython is not installed: %s" % exc)) from exc
-        _copy_sockio()
-        # sockio.py's annotations are for mypy; its C types come from the .pxd.
+        _copy_sources()
+        # The modules' annotations are for mypy; their C types come from the .pxd files.
         compiled = cythonize(
             self.extensions, include_path=[GENERATED, HERE], build_dir=GENERATED,
-            compiler_directives={"language_level": "3", "annotation_typing": False})
+            compiler_directives={"language_level": "3", "annotation_typing": False,
+                                 # the pure branch after `if cython.compiled: return`
+                                 "warn.unreachable": False})
         # Keep setuptools' own Extension objects (finalize_options prepared
         # them); take only the generated C sources.
         for ext, done in zip(self.extensions, compiled):

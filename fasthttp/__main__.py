@@ -100,10 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="conform to this HTTP version (default: %(default)s; "
                              "HTTP/1.1 for keep-alive)")
     parser.add_argument("--server", choices=SERVER_CLASSES, default="threading",
-                        help="threading: ThreadingHTTPServer, a thread per request being "
-                             "handled (idle keep-alive connections wait without one); "
-                             "loop: LoopHTTPServer, one event loop (handlers must not "
-                             "block; no TLS) (default: %(default)s)")
+                        help="threading: ThreadingHTTPServer, on the connection engine: a "
+                             "handler runs where its request completes, and one that waits "
+                             "gets a thread of its own (at most 1024); loop: LoopHTTPServer, "
+                             "the same engine, at most 64 waiting handlers (no TLS) "
+                             "(default: %(default)s)")
     parser.add_argument("--tls-cert", metavar="PATH",
                         help="path to the TLS certificate chain file (serve HTTPS)")
     parser.add_argument("--tls-key", metavar="PATH",

@@ -3,10 +3,13 @@
 Each concern is one pure-Python module and one C module with the same names
 and behaviour (tests run both):
 
-    sockio.py    / _sockio  (compiled by Cython from sockio.py itself)
-    head.py      / _head.pyx     the request-head parser (csrc/fh_parser.c)
-    request.py   / _request.pyx  parse_request
-    response.py  / _response.pyx send_response & co.
+    sockio.py    / _sockio    the handler's files
+    head.py      / _head      the request head (its byte scan is csrc/fh_parser.c
+                              there, headscan.py here)
+    request.py   / _request   parse_request, self.headers
+    response.py  / _response  send_response & co.
+
+Each C module is its pure module compiled a second time by Cython (setup.py).
 
 All four C modules are used, or none: FASTHTTP_PURE=1 in the environment, or
 an extension that is not built, gives the pure-Python path.
@@ -56,7 +59,9 @@ def implementation(modules: dict[str, ModuleType]) -> SimpleNamespace:
         SocketWriter=modules["sockio"].SocketWriter,
         parse_request_line=modules["head"].parse_request_line,
         read_headers=modules["head"].read_headers,
+        read_head=modules["head"].read_head,
         request_state=modules["head"].request_state,
+        LazyHeaders=modules["request"].LazyHeaders,
         content_length=modules["head"].content_length,
         byte_class=modules["head"].byte_class,
         register_handler_class=modules["response"].register_handler_class,
@@ -92,6 +97,8 @@ SocketWriter: type[_Writer] = _active.SocketWriter
 parse_request_line: Callable[[bytes], tuple[str, str, int, int] | None] = \
     _active.parse_request_line
 read_headers: Callable[..., list[tuple[str, str]]] = _active.read_headers
+read_head: Callable[..., Any] = _active.read_head
 request_state: Callable[[Any, int], int] = _active.request_state
+LazyHeaders: type = _active.LazyHeaders
 register_handler_class: Callable[[type], None] = _active.register_handler_class
 handler_methods: dict[str, Callable[..., Any]] = _active.handler_methods

@@ -1,20 +1,11 @@
-# Cython declarations of csrc/fh_parser.h, all of it (see there for the contract).
+# Cython declarations of csrc/fh_parser.h (see there for the contract). Of its
+# result codes, the two the C helpers branch on; the list of them all is
+# FH_RESULTS in the header (for Python: fasthttp/fh_results.py, generated).
 
 cdef extern from "fh_parser.h" nogil:
     enum fh_result:
         FH_OK
         FH_INCOMPLETE
-        FH_NONCANONICAL
-        FH_E_LINE_TOO_LONG
-        FH_E_TOO_MANY_HEADERS
-        FH_E_HEAD_TOO_LARGE
-        FH_E_OBS_FOLD
-        FH_E_NAME
-        FH_E_SPACE_BEFORE_COLON
-        FH_E_NO_COLON
-        FH_E_VALUE
-        FH_E_BARE_CR
-        FH_E_EOF_IN_LINE
 
     enum:
         FH_C_TCHAR

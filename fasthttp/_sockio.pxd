@@ -1,13 +1,16 @@
 # C types for fasthttp/sockio.py, compiled a second time by Cython as
 # fasthttp._sockio (see setup.py). The Python source is the only source; this
-# file adds types, the attributes the head parser (_head.pyx) reads, and the
-# c_* helpers sockio.py calls under `if cython.compiled:`.
+# file adds types (the reader is a fasthttp._head.HeadBuffer, the interface
+# the head parser reads through), and the c_* helpers sockio.py calls under
+# `if cython.compiled:`.
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
 from libc.errno cimport EINTR, errno
 from libc.string cimport memchr
+
+from fasthttp._head cimport HeadBuffer
 
 cdef extern from *:
     """
@@ -56,13 +59,10 @@ cdef inline int c_wait_readable(int fd, int ms) except -1:
         PyErr_CheckSignals()        # runs handlers; an exception propagates
 
 
-cdef class SocketReader:
+cdef class SocketReader(HeadBuffer):
     cdef object _sock
     cdef object _recv_into
-    cdef bytearray _storage
     cdef object _view
-    cdef public Py_ssize_t _start
-    cdef public Py_ssize_t _end
     cdef bint _closed
     cdef double _deadline
     cdef object _base_timeout
@@ -72,8 +72,6 @@ cdef class SocketReader:
     cdef object _poller
     cdef SocketWriter _writer
     cdef public object io_timeout
-    cdef public Py_ssize_t _taken
-    cdef public Py_ssize_t _body_mark
     cdef public object on_block
     cdef public bint stopping
     cdef int _nowait

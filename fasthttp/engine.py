@@ -45,7 +45,8 @@ from typing import Any, Optional
 from fasthttp import _core
 from fasthttp.crew import Crew, Member
 from fasthttp.errors import BodyError
-from fasthttp.head import _REQUEST_LINE as _STRICT_LINE
+from fasthttp.head import BLOCKING, BODY_INCOMPLETE, HEAD_INCOMPLETE
+from fasthttp.headscan import _REQUEST_LINE as _STRICT_LINE
 from fasthttp.poller import READ, WRITE, Poller, accept_backoff
 from fasthttp.prebuffer import INCOMPLETE, ChunkedScan, head_length, is_plain_chunked
 
@@ -57,7 +58,6 @@ _LENIENT_VERSION = re.compile(rb"HTTP/([0-9]+)\.[0-9]+")
 # Seconds a connection for a handler class without head_timeout has to send
 # its first bytes before it is dropped (it holds no thread meanwhile).
 _CLASSIC_FIRST_BYTES = 60.0
-_BODY_INCOMPLETE = -2      # request_state(): the head is in, the body on its way
 
 #: While the engine creates a handler: the socket it is creating it for.
 #: BaseHTTPRequestHandler.handle() and finish() then return at once, and the
@@ -332,16 +332,16 @@ class Engine:
             if self._backed_up(wfile):
                 return True
             if conn.scanned > 0 and not _blank_line_since(rfile, conn.scanned):
-                length = 0                  # still no end of the head: no need to parse
+                length = HEAD_INCOMPLETE    # still no end of the head: no need to parse
             else:
                 length = _core.request_state(rfile, server.max_buffered_body)
-            if length == 0:
+            if length == HEAD_INCOMPLETE:
                 if conn.closing or (not conn.scanned and _no_header_block(rfile)) or \
                         rfile.buffered() > _MAX_REQUEST_LINE + handler.max_head_bytes:
                     # The client is done sending, or http.server reads no
                     # header block after this request line (HTTP/0.9, a bad
                     # line), or too long: the handler answers as it does.
-                    length = -1
+                    length = BLOCKING
                 else:
                     # Look for the head's end only in what arrives next.
                     conn.scanned = rfile.buffered()
@@ -350,9 +350,9 @@ class Engine:
                 # The body is on its way: wait for all of it (a handler class
                 # with a `timeout` reads it itself, as with http.server: its
                 # timeout then bounds each read).
-                if length == -1:
+                if length == BLOCKING:
                     length = self._chunked_end(conn)
-                if length == INCOMPLETE or length == _BODY_INCOMPLETE:
+                if length == INCOMPLETE or length == BODY_INCOMPLETE:
                     if not conn.reading_body:   # the body starts to come: its timer now
                         conn.reading_body = True
                         conn.deadline = self._deadline(handler.body_timeout)

@@ -21,13 +21,8 @@ import socket
 from http import HTTPStatus
 from typing import Any, Optional
 
-from fasthttp import _core, body, engine
+from fasthttp import _core, body, engine, head
 from fasthttp.errors import BodyError
-from fasthttp.sockio import SocketReader as _PureReader
-
-# The readers whose parse_request marks a body (C and pure: tools such as
-# fuzz/fuzz_request.py mix the pure methods into a class beside the C ones).
-_READERS = (_core.SocketReader, _PureReader)
 
 __all__ = ["BaseHTTPRequestHandler"]
 
@@ -94,18 +89,30 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.rfile = _core.SocketReader(request)
             self.wfile = request.makefile("wb", self.wbufsize)
         self.rfile.io_timeout = self.body_timeout
+        self.rfile.max_head_bytes = self.max_head_bytes     # for the event engine's request_state
         # A graceful server (fasthttp.graceful) tells idle from busy by it.
         book = getattr(self.server, "fasthttp_connections", None)
         if book is not None:
             book.track(request, self.rfile)
 
-    # parse_request and the response-header methods are installed below from
-    # _core.handler_methods: C (or the pure-Python twin), same attributes, same
-    # hooks, same bytes. handle_one_request stays the stdlib's.
+    # http.server's request and response methods, from the path fasthttp._core
+    # chose: C, or the pure-Python twin (same attributes, same hooks, same
+    # bytes). self.headers is made when first read (request.LazyHeaders).
+    parse_request = _core.handler_methods["parse_request"]
+    send_response = _core.handler_methods["send_response"]
+    send_response_only = _core.handler_methods["send_response_only"]
+    send_header = _core.handler_methods["send_header"]
+    end_headers = _core.handler_methods["end_headers"]
+    flush_headers = _core.handler_methods["flush_headers"]
+    log_request = _core.handler_methods["log_request"]
+    log_message = _core.handler_methods["log_message"]
+    date_time_string = _core.handler_methods["date_time_string"]
+    log_date_time_string = _core.handler_methods["log_date_time_string"]
+    headers = _core.LazyHeaders()
 
     #: Bytes a whole header block may take (0: no bound). The stdlib bounds
     #: only each line (64 KiB) and the line count (100), about 6.4 MB in all.
-    max_head_bytes: int = 256 * 1024
+    max_head_bytes: int = head.MAX_HEAD_BYTES
 
     #: Seconds a client has to send the request line and headers, counted
     #: from when the server starts waiting for them (so it also bounds how
@@ -197,26 +204,29 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
                 wfile.push()
             else:
                 wfile.flush()
-            # parse_request marks the reader when the head frames a body
-            # (Content-Length or Transfer-Encoding): nothing to do otherwise.
-            rfile = self.rfile
-            if type(rfile) in _READERS and rfile._body_mark >= 0:
-                self._fh_end_body(rfile)
+            # A head that frames a body, read from our reader (its position
+            # tells how much of the body the handler read), ended once (a
+            # parse_request of another kind leaves the last one behind).
+            state = self.__dict__
+            request = state.get("_fh_head")
+            if (request is not None and request.framing != head.FRAMING_NONE
+                    and request.at >= 0 and state.get("_fh_ended") is not request):
+                state["_fh_ended"] = request
+                self._fh_end_body(request)
         except socket.timeout as e:
             # a read or a write timed out.  Discard this connection
             self.log_error("Request timed out: %r", e)
             self.close_connection = True
             return
 
-    def _fh_end_body(self, rfile: Any) -> None:
+    def _fh_end_body(self, request: head.Head) -> None:
         """After the handler: drop what it left of the request body, so
         that the next request starts where this one's body ends."""
-        mark = rfile._body_mark
-        rfile._body_mark = -1
         self.trailers = None
-        if self.close_connection or self.__dict__.get("_fh_body_of") is self.headers:
+        if self.close_connection or self.__dict__.get("_fh_body_of") is request:
             return      # no next request, or read_body() read it all
-        if not body.discard_body(self, rfile._taken - mark, self.max_discard_bytes):
+        consumed = self.rfile._taken - (request.at + request.length)
+        if not body.discard_body(self, request, consumed, self.max_discard_bytes):
             self.close_connection = True
 
     # -- the request body (beyond the stdlib) --------------------------------
@@ -227,11 +237,4 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         return body.read_body(self, limit)
 
 
-if _core.accelerated and _core.C is not None:
-    # self.headers made on first read (_request.LazyHeaders); the pure path
-    # sets it in parse_request, as http.server does.
-    BaseHTTPRequestHandler.headers = _core.C.modules["request"].LazyHeaders()
-for _name, _method in _core.handler_methods.items():
-    setattr(BaseHTTPRequestHandler, _name, _method)
 _core.register_handler_class(BaseHTTPRequestHandler)
-del _name, _method

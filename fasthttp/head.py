@@ -1,131 +1,430 @@
-"""The request-head parser in plain Python: the twin of csrc/fh_parser.c and
-its binding fasthttp/_head.pyx, used when the extension is not built or
-FASTHTTP_PURE=1 (fasthttp._core picks one).
+"""The request head: the header block parsed once, and what the request path
+needs to know of it (fasthttp.request, fasthttp.body, the event engine).
 
-Same names, same behaviour (results, errors, reasons, which error wins, how
-much each recv asks for); tests/test_parser.py runs every case against both
-and checks the tables here (results and reasons, byte classes) against the C
-ones. The header parser is a port of the C state machine: a compiled regex
-accepts a whole well-formed header line in one step, and the state machine
-(whose runs are also regex-scanned) only takes over for a line the regex does
-not accept, either to find the error C would report or to resume a line cut
-by the end of the bytes received so far.
+One source, two builds: setup.py compiles this module a second time with
+Cython as fasthttp._head, typed by fasthttp/_head.pxd, where the byte-level
+scan is csrc/fh_parser.c; as plain Python it scans with fasthttp/headscan.py,
+fh_parser.c's Python twin. Everything above the scan (the Head, what it
+learns, request_state, the readers' loops) is this file, in both builds.
+Where the compiled build does the same thing in C, the code says
+``if cython.compiled:`` and calls a ``c_*`` helper of _head.pxd.
+
+The parser reads our socket reader's buffer in place through HeadBuffer, the
+small interface a reader implements (fasthttp.sockio.SocketReader does), and
+any other file object line by line, as http.client does.
+
+request_state(reader, max_inline_body), for an event loop, answers what the
+reader's buffered bytes hold, and keeps the head it parsed on the reader, so
+that parse_request() (through read_head) takes it instead of parsing again:
+
+  > 0               a whole request: its length (head, and a Content-Length
+                    body of at most max_inline_body bytes); handle it now
+  HEAD_INCOMPLETE   (0) no whole head yet: wait for more bytes
+  BODY_INCOMPLETE   (-2) the head is in, its body on its way: wait for more
+  BLOCKING          (-1) anything else (Transfer-Encoding, Expect, a larger
+                    body, a head the parser or the framing rules refuse):
+                    serve it where a read may block
 
 RFC 9112 section 5 (field syntax) and RFC 9110 section 5 (tokens, values)
 are the rules; http.server's own limits (a 64 KiB line, 100 lines) apply.
 """
 from __future__ import annotations
 
-import re
+import http.client
+import io
 from typing import Any, SupportsInt
 
+try:
+    import cython  # type: ignore[import-untyped]
+except ImportError:     # Cython not installed: this module runs as plain Python
+    from fasthttp._cython_shim import cython
+
+from fasthttp import fh_results
 from fasthttp.errors import HeadError
-from fasthttp.sockio import SocketReader
 
-__all__ = ["parse_request_line", "read_headers", "request_state", "content_length",
-           "RESULTS", "byte_class"]
+if not cython.compiled:
+    from fasthttp import headscan
 
+__all__ = ["HeadBuffer", "Head", "parse_request_line", "read_headers", "read_head",
+           "request_state", "content_length", "reason", "byte_class", "head_error",
+           "HEAD_INCOMPLETE", "BODY_INCOMPLETE", "BLOCKING", "MAX_HEAD_BYTES"]
+
+# request_state()'s answers besides a request's length (see above).
+HEAD_INCOMPLETE = 0
+BLOCKING = -1
+BODY_INCOMPLETE = -2
+
+#: What a whole header block may take by default (BaseHTTPRequestHandler's
+#: max_head_bytes); 0 means no bound.
+MAX_HEAD_BYTES = 256 * 1024
+
+_INCOMPLETE = fh_results.FH_INCOMPLETE
 _SIZE_MAX = (1 << 64) - 1
+_http_client: dict[str, Any] = vars(http.client)     # its globals
+_MAX_REQUEST_LINE = 65537       # what handle_one_request's readline takes
 
-# -- byte classes, as init_classes() in fh_parser.c ------------------------
-# (tests/test_parser.py checks byte_class() against fh_byte_class() for all 256.)
-
-_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
-_VALUE = rb"\t\x20-\x7e\x80-\xff"
-_TARGET = rb"\x21-\x7e\x80-\x84\x86-\x9f\xa1-\xff"   # not 0x85 / 0xA0
-
-_TCHAR_TABLE = bytes(
-    1 if (0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
-          or (c and bytes([c]) in b"!#$%&'*+-.^_`|~")) else 0
-    for c in range(256))
-
-_REQUEST_LINE = re.compile(
-    rb"([" + _TCHAR + rb"]+) ([" + _TARGET + rb"]+) HTTP/([0-9])\.([0-9])(?:\r?\n)?")
-_HEADER_LINE = re.compile(
-    rb"([" + _TCHAR + rb"]+):[ \t]*([" + _VALUE + rb"]*)\r?\n")
-_TCHAR_RUN = re.compile(rb"[" + _TCHAR + rb"]*")
-_OWS_RUN = re.compile(rb"[ \t]*")
-_VALUE_RUN = re.compile(rb"[" + _VALUE + rb"]*")
-
-
-_C_TCHAR, _C_VALUE, _C_TARGET = 0x01, 0x02, 0x04     # FH_C_* in fh_parser.h
-
-
-def byte_class(c: int) -> int:
-    """The FH_C_* bits of byte c, as fh_byte_class() in C."""
-    one = bytes([c])
-    return ((_C_TCHAR if re.fullmatch(rb"[" + _TCHAR + rb"]", one) else 0)
-            | (_C_VALUE if re.fullmatch(rb"[" + _VALUE + rb"]", one) else 0)
-            | (_C_TARGET if re.fullmatch(rb"[" + _TARGET + rb"]", one) else 0))
-
-
-# -- results and reasons: csrc/fh_parser.h's FH_RESULTS, the one list --------
-# (tests/test_parser.py checks this table against the C one, entry by entry.)
-
-RESULTS: dict[int, tuple[str, str]] = {
-    0: ("FH_OK", "ok"),
-    -1: ("FH_INCOMPLETE", "incomplete"),
-    -2: ("FH_NONCANONICAL", "request line not in strict form"),
-    -10: ("FH_E_LINE_TOO_LONG", "header line too long"),
-    -11: ("FH_E_TOO_MANY_HEADERS", "too many headers"),
-    -12: ("FH_E_HEAD_TOO_LARGE", "header block too large"),
-    -13: ("FH_E_OBS_FOLD", "obsolete line folding in header"),
-    -14: ("FH_E_NAME", "invalid character in header name"),
-    -15: ("FH_E_SPACE_BEFORE_COLON", "whitespace before colon in header"),
-    -16: ("FH_E_NO_COLON", "header line without a colon"),
-    -17: ("FH_E_VALUE", "invalid character in header value"),
-    -18: ("FH_E_BARE_CR", "bare CR in request head"),
-    -19: ("FH_E_EOF_IN_LINE", "request head ended inside a line"),
-}
-_CODES = {name: code for code, (name, _) in RESULTS.items()}
-_INCOMPLETE = _CODES["FH_INCOMPLETE"]
-_E_LINE_TOO_LONG = _CODES["FH_E_LINE_TOO_LONG"]
-_E_TOO_MANY_HEADERS = _CODES["FH_E_TOO_MANY_HEADERS"]
-_E_HEAD_TOO_LARGE = _CODES["FH_E_HEAD_TOO_LARGE"]
-_E_OBS_FOLD = _CODES["FH_E_OBS_FOLD"]
-_E_NAME = _CODES["FH_E_NAME"]
-_E_SPACE_BEFORE_COLON = _CODES["FH_E_SPACE_BEFORE_COLON"]
-_E_NO_COLON = _CODES["FH_E_NO_COLON"]
-_E_VALUE = _CODES["FH_E_VALUE"]
-_E_BARE_CR = _CODES["FH_E_BARE_CR"]
-_E_EOF_IN_LINE = _CODES["FH_E_EOF_IN_LINE"]
+# The first Connection value (http.server compares the whole of it, folded).
+CONN_OTHER, CONN_CLOSE, CONN_KEEP_ALIVE = 0, 1, 2
+# The Host fields: none, one (valid), one not a valid host, more than one.
+HOST_NONE, HOST_OK, HOST_INVALID, HOST_MANY = 0, 1, 2, 3
+# How the body is framed (RFC 9112 6.3): no body, Content-Length, chunked,
+# or ambiguous (refused: see Head.refusal).
+FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_INVALID = 0, 1, 2, 3
 
 # Which answer http.server gives (see HeadError.kind); everything else is a
 # malformed head (400).
-HEAD_ERROR_KINDS = {
-    _E_LINE_TOO_LONG: "line_too_long",
-    _E_TOO_MANY_HEADERS: "too_many_headers",
-    _E_HEAD_TOO_LARGE: "head_too_large",
+_ERROR_KINDS = {
+    fh_results.FH_E_LINE_TOO_LONG: "line_too_long",
+    fh_results.FH_E_TOO_MANY_HEADERS: "too_many_headers",
+    fh_results.FH_E_HEAD_TOO_LARGE: "head_too_large",
 }
 
 
-def head_error(code: int, reason: str | None = None) -> HeadError:
-    """The exception for a parser result code: the only place, on either
-    path, where a code becomes an exception (the C binding passes its own
-    fh_reason() text)."""
-    if reason is None:
-        reason = RESULTS.get(code, ("", "unknown error"))[1]
-    return HeadError(HEAD_ERROR_KINDS.get(code, "malformed"), reason)
+def max_line() -> int:
+    """http.client's line limit, read when used (tests patch it)."""
+    return _http_client["_MAXLINE"]  # type: ignore[no-any-return]
 
 
-def _size_t(value: Any) -> int:
-    """Cython's conversion of an argument declared size_t (it goes through
-    __int__, as Cython does, so 2.7 gives 2 and __index__ alone is refused)."""
-    if not isinstance(value, int):
-        to_int = getattr(type(value), "__int__", None)
-        if to_int is None:
-            raise TypeError("an integer is required")
-        value = to_int(value)
-        if not isinstance(value, int):
-            raise TypeError("__int__ returned non-int (type %s)" % type(value).__name__)
-    if value < 0:
-        raise OverflowError("can't convert negative value to size_t")
-    if value > _SIZE_MAX:
-        raise OverflowError("Python int too large to convert to C unsigned long")
-    return value
+def max_headers() -> int:
+    """http.client's header-count limit, read when used (tests patch it)."""
+    return _http_client["_MAXHEADERS"]  # type: ignore[no-any-return]
 
 
-# -- request line ------------------------------------------------------------
+def reason(code: int) -> str:
+    """The reason text of a parser result code (csrc/fh_parser.h)."""
+    if cython.compiled:
+        return c_reason(code)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return fh_results.RESULTS.get(code, ("", "unknown error"))[1]
+
+
+def head_error(code: int) -> HeadError:
+    """The exception for a parser result code: the only place where one
+    becomes an exception."""
+    return HeadError(_ERROR_KINDS.get(code, "malformed"), reason(code))
+
+
+def byte_class(c: int) -> int:
+    """The FH_C_* bits of byte c (fh_byte_class)."""
+    if cython.compiled:
+        return c_byte_class(c)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return headscan.byte_class(c)
+
+
+# -- the buffer interface ----------------------------------------------------
+
+class HeadBuffer:
+    """What the head parser reads in place: the bytes received and not yet
+    consumed are ``_storage[_start:_end]`` (a bytearray), and ``_taken``
+    counts the bytes consumed before them (a stream position). ``_fill()``
+    receives more (0 at the end of the input; it may move the bytes, so
+    offsets are kept from ``_start``), and ``end_head()`` is called once a
+    head has been consumed. fasthttp.sockio.SocketReader is one.
+
+    ``_parsed`` is request_state()'s parse of the head ahead, which
+    read_head() takes instead of parsing again; ``max_head_bytes`` is the
+    block limit request_state() applies (the handler's, set by its setup())."""
+
+    _storage: bytearray
+    _start: int
+    _end: int
+    _taken: int
+    _parsed: Head | None
+    max_head_bytes: int
+
+    def __init__(self, storage: bytearray) -> None:
+        self._storage = storage
+        self._start = 0
+        self._end = 0
+        self._taken = 0
+        self._parsed = None
+        self.max_head_bytes = MAX_HEAD_BYTES
+
+    def _fill(self) -> int:
+        """Receive more bytes after _end; their count, 0 at the end."""
+        return 0
+
+    def end_head(self) -> None:
+        """The head is consumed (a SocketReader ends its head deadline)."""
+
+
+# -- the head ------------------------------------------------------------------
+
+class Head:
+    """A header block, and what the request path needs to know of it.
+
+    Made by the parser (read_head, request_state); the (name, value) strings
+    are made on first use of pairs(), so a handler that never reads
+    self.headers never pays for them. ``at`` is the stream position of the
+    block in its HeadBuffer (-1 when read from another file), ``length`` its
+    bytes, blank line included; ``error`` a parser code when the block was
+    refused (request_state keeps refusals too)."""
+
+    max_line: int
+    max_lines: int
+    max_head: int
+    at: int
+    length: int
+    error: int
+    raw: bytes
+    count: int
+    _pairs: list[tuple[str, str]] | None
+    connection: int                 # CONN_*: the first Connection value
+    expect: bool                    # an Expect field, whatever its value
+    expect_continue: bool           # the first Expect is "100-continue"
+    exotic_type: bool               # the first Content-Type may be multipart/message
+    host: int                       # HOST_*
+    framing: int                    # FRAMING_*
+    content_length: int             # with FRAMING_LENGTH; else -1
+    chunked_only: bool              # Transfer-Encoding without Content-Length
+    refusal: tuple[int, str] | None     # (status, reason) with FRAMING_INVALID
+    _seen: int                      # (_learn: 1 << field for each field seen ...)
+    _spans: Any                     # C: raw's fh_header array; pure: (name offset,
+                                    # name length, value offset, value length) a field
+    _scanner: headscan.HeadScanner | None   # pure: the scan in progress
+
+    def __dealloc__(self) -> None:
+        if cython.compiled:
+            c_scan_free(self)  # type: ignore[name-defined]  # noqa: F821
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """[(name, value), ...] as sent, latin-1 decoded (http.client's)."""
+        if self._pairs is None:
+            if cython.compiled:
+                self._pairs = c_pairs(self)  # type: ignore[name-defined]  # noqa: F821
+            else:
+                text = self.raw.decode("latin-1")
+                self._pairs = [(text[a:a + b], text[c:c + d]) for a, b, c, d in self._spans]
+        return self._pairs
+
+    def fits(self, max_line: int, max_lines: int, max_head: int) -> bool:
+        """Was it parsed with these limits?"""
+        return (self.max_line == max_line and self.max_lines == max_lines
+                and self.max_head == max_head)
+
+
+def _new_head(max_line: int, max_lines: int, max_head: int) -> Head:
+    """A Head whose scan starts, with these limits."""
+    head = Head.__new__(Head)
+    head.max_line = max_line
+    head.max_lines = max_lines
+    head.max_head = max_head
+    head.at = -1
+    head.length = 0
+    head.error = 0
+    head.raw = b""
+    head.count = 0
+    head._pairs = None
+    head.connection = CONN_OTHER
+    head.expect = False
+    head.expect_continue = False
+    head.exotic_type = False
+    head.host = HOST_NONE
+    head.framing = FRAMING_NONE
+    head.content_length = -1
+    head.chunked_only = False
+    head.refusal = None
+    head._seen = 0
+    if cython.compiled:
+        c_scan_init(head, max_line, max_lines, max_head)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        head._scanner = headscan.HeadScanner(max_line, max_lines, max_head)
+        head._spans = []
+    return head
+
+
+def _feed(head: Head, buf: bytes | bytearray, base: int, n: int) -> int:
+    """Scan buf[base:base + n], the block so far: consumed, FH_INCOMPLETE, FH_E_*."""
+    if cython.compiled:
+        return c_feed(head, buf, base, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return head._scanner.feed(buf, base, n)  # type: ignore[union-attr]
+
+
+def _eof(head: Head, n: int) -> int:
+    """The input ended after n bytes of the block."""
+    if cython.compiled:
+        return c_eof(head, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return head._scanner.eof(n)  # type: ignore[union-attr]
+
+
+def _line_start(head: Head) -> int:
+    """Where the line the scan stopped in begins."""
+    if cython.compiled:
+        return c_line_start(head)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return head._scanner.line_start  # type: ignore[union-attr]
+
+
+def _finish(head: Head, buf: bytes | bytearray, base: int, length: int) -> Head:
+    """The block is buf[base:base + length]: keep it, and learn from it."""
+    if cython.compiled:
+        head.raw = c_slice(buf, base, length)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        head.raw = bytes(buf[base:base + length])
+    head.length = length
+    if not cython.compiled:     # (compiled, c_feed has kept the spans)
+        head._spans = head._scanner.spans  # type: ignore[union-attr]
+        head._scanner = None
+        head.count = len(head._spans)
+    _learn(head)
+    return head
+
+
+def _find_lf(storage: bytearray, start: int, end: int) -> int:
+    """storage.find(b"\\n", start, end)"""
+    if cython.compiled:
+        return c_find_lf(storage, start, end)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return storage.find(b"\n", start, end)
+
+
+# -- what a head tells ---------------------------------------------------------
+
+# The fields the request path acts on, by lowercased name.
+_F_HOST, _F_EXPECT, _F_CONNECTION, _F_CONTENT_TYPE, _F_CONTENT_LENGTH, _F_CODINGS = 1, 2, 3, 4, 5, 6
+_FIELDS = {b"host": _F_HOST, b"expect": _F_EXPECT, b"connection": _F_CONNECTION,
+           b"content-type": _F_CONTENT_TYPE, b"content-length": _F_CONTENT_LENGTH,
+           b"transfer-encoding": _F_CODINGS}
+_FIELD_LENGTHS = frozenset(len(name) for name in _FIELDS)
+_BAD_LENGTH, _CONFLICTING = 1 << 7, 1 << 8     # Head._seen bits beside the fields'
+
+if cython.compiled:     # (c_field matches names as _FIELDS.get(name.lower()) does)
+    c_fields_init(_FIELDS)  # type: ignore[name-defined]  # noqa: F821
+
+
+def _learn(head: Head) -> None:
+    """The facts of the fields the request path acts on (_learn_field),
+    and the framing of the body they decide."""
+    raw = head.raw
+    if cython.compiled:
+        for i in range(head.count):
+            name_off, name_len, value_off, value_len = c_span(head, i)  # type: ignore[name-defined]  # noqa: F821
+            field = c_field(raw, name_off, name_len)  # type: ignore[name-defined]  # noqa: F821
+            if field:
+                _learn_field(head, field, raw, value_off, value_len)
+    else:
+        for name_off, name_len, value_off, value_len in head._spans:
+            if name_len in _FIELD_LENGTHS:
+                field = _FIELDS.get(raw[name_off:name_off + name_len].lower(), 0)
+                if field:
+                    _learn_field(head, field, raw, value_off, value_len)
+    # The body (RFC 9112 6.3): Content-Length fields must all be valid and
+    # agree; Transfer-Encoding is _learn_codings'.
+    seen = head._seen
+    if seen & (1 << _F_CODINGS):
+        _learn_codings(head)
+    elif seen & _BAD_LENGTH:
+        head.framing = FRAMING_INVALID
+        head.refusal = (400, "invalid Content-Length")
+    elif seen & _CONFLICTING:
+        head.framing = FRAMING_INVALID
+        head.refusal = (400, "conflicting Content-Length values")
+    elif seen & (1 << _F_CONTENT_LENGTH):
+        head.framing = FRAMING_LENGTH
+    if head.framing != FRAMING_LENGTH:
+        head.content_length = -1
+
+
+def _learn_field(head: Head, field: int, raw: bytes, value_off: int, value_len: int) -> None:
+    """One of _FIELDS. Values are compared ASCII case-insensitively, as
+    http.server does with str.lower() (no latin-1 letter folds onto an
+    ASCII one); http.server reads the first Connection, Expect and
+    Content-Type."""
+    bit = 1 << field
+    first = not head._seen & bit
+    head._seen |= bit
+    if field == _F_HOST:
+        if not first:
+            head.host = HOST_MANY
+        else:
+            head.host = HOST_OK if _valid_host(raw, value_off, value_len) else HOST_INVALID
+    elif field == _F_CONTENT_LENGTH:
+        length = _length_of(raw, value_off, value_len)
+        if length < 0:
+            head._seen |= _BAD_LENGTH
+        elif head.content_length < 0:
+            head.content_length = length
+        elif length != head.content_length:
+            head._seen |= _CONFLICTING
+    elif not first:
+        return
+    elif field == _F_CONNECTION:
+        if _folded_is(raw, value_off, value_len, b"close"):
+            head.connection = CONN_CLOSE
+        elif _folded_is(raw, value_off, value_len, b"keep-alive"):
+            head.connection = CONN_KEEP_ALIVE
+    elif field == _F_EXPECT:
+        head.expect = True
+        head.expect_continue = _folded_is(raw, value_off, value_len, b"100-continue")
+    elif field == _F_CONTENT_TYPE:
+        head.exotic_type = (_folded_in(raw, value_off, value_len, b"multipart")
+                            or _folded_in(raw, value_off, value_len, b"message"))
+
+
+def _learn_codings(head: Head) -> None:
+    """Transfer-Encoding (a rare path: on the decoded values). The final
+    coding must be chunked, once, and the only one we decode (RFC 9112 6.1);
+    with a Content-Length too, the request is ambiguous (smuggling)."""
+    if head._seen & (1 << _F_CONTENT_LENGTH):
+        head.framing = FRAMING_INVALID
+        head.refusal = (400, "both Content-Length and Transfer-Encoding")
+        return
+    head.chunked_only = True
+    codings = [c.strip(" \t").lower() for name, value in head.pairs()
+               if name.lower() == "transfer-encoding" for c in value.split(",")]
+    codings = [c for c in codings if c]
+    head.framing = FRAMING_INVALID
+    if not codings or codings[-1] != "chunked":
+        head.refusal = (400, "final transfer coding is not chunked")
+    elif len(codings) > 1 and codings.count("chunked") > 1:
+        head.refusal = (400, "chunked applied more than once")
+    elif len(codings) > 1:
+        head.refusal = (501, "unsupported transfer coding (%s)" % ", ".join(codings[:-1]))
+    else:
+        head.framing = FRAMING_CHUNKED
+
+
+def _folded_is(raw: bytes, off: int, n: int, lower: bytes) -> bool:
+    """Is raw[off:off + n] `lower` (ASCII lowercase), ignoring ASCII case?"""
+    if cython.compiled:
+        return c_folded_is(raw, off, n, lower)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return n == len(lower) and raw[off:off + n].lower() == lower
+
+
+def _folded_in(raw: bytes, off: int, n: int, lower: bytes) -> bool:
+    """Does raw[off:off + n] contain `lower`, ignoring ASCII case?"""
+    if cython.compiled:
+        return c_folded_in(raw, off, n, lower)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return lower in raw[off:off + n].lower()
+
+
+def _length_of(raw: bytes, off: int, n: int) -> int:
+    """A Content-Length value -> the length, or -1 (fh_content_length)."""
+    if cython.compiled:
+        return c_content_length(raw, off, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return headscan.content_length(raw[off:off + n])
+
+
+def _valid_host(raw: bytes, off: int, n: int) -> bool:
+    """A Host value we serve: any bytes a client sends for an authority (a
+    name, an address, http.client's Unix socket path, UTF-8 as nginx takes
+    it), but no whitespace inside (the parser has already refused control
+    bytes): such a value would read as two words in logs and proxies."""
+    if cython.compiled:
+        return c_valid_host(raw, off, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    value = raw[off:off + n].rstrip(b" \t")
+    return b" " not in value and b"\t" not in value
+
+
+def content_length(value: str) -> int | None:
+    """A Content-Length field value -> the length, or None when it is not
+    1 to 18 ASCII digits (trailing SP/HTAB allowed, as http.server keeps it;
+    RFC 9110 8.6)."""
+    if not value.isascii():
+        return None
+    data = value.encode("ascii")
+    length = _length_of(data, 0, len(data))
+    return None if length < 0 else length
+
+
+# -- the request line ----------------------------------------------------------
 
 def parse_request_line(line: bytes | None) -> tuple[str, str, int, int] | None:
     """Strict request line -> (method, target, major, minor), or None when the
@@ -135,350 +434,187 @@ def parse_request_line(line: bytes | None) -> tuple[str, str, int, int] | None:
             return None
         raise TypeError("Argument 'line' has incorrect type (expected bytes, got %s)"
                         % type(line).__name__)
-    m = _REQUEST_LINE.fullmatch(line)
-    if m is None:
-        return None
-    method, target, major, minor = m.groups()
-    return (method.decode("latin-1"), target.decode("latin-1"),
-            major[0] - 48, minor[0] - 48)
+    if cython.compiled:
+        return c_request_line(line)  # type: ignore[no-any-return,name-defined]  # noqa: F821
+    return headscan.request_line(line)
 
 
-# -- header block --------------------------------------------------------------
+# -- reading a header block ------------------------------------------------------
 
-# Parser states, as in fh_parser.c.
-_S_LINE_START = 0
-_S_NAME = 1
-_S_OWS = 2
-_S_VALUE = 3
-_S_VALUE_CR = 4
-_S_BLANK_CR = 5
-_S_EXTRA_LINE = 6
-
-
-class _HeadParser:
-    """fh_headers: an incremental parser of one header block.
-
-    feed(buf, base, length) parses buf[base:base + length], the bytes of the
-    block seen so far (the same first byte at every call; `base` may change
-    between calls). Positions kept between calls are relative to `base`.
-    Returns the bytes consumed (>= 0), _INCOMPLETE, or an _E_* code.
-    """
-
-    __slots__ = ("max_line", "max_lines", "max_head", "state", "pos",
-                 "line_start", "name_end", "value_start", "value_end",
-                 "lines", "pairs")
-
-    def __init__(self, max_line: int, max_lines: int, max_head: int) -> None:
-        self.max_line = max_line
-        self.max_lines = max_lines
-        self.max_head = max_head
-        self.state = _S_LINE_START
-        self.pos = 0
-        self.line_start = 0
-        self.name_end = 0
-        self.value_start = 0
-        self.value_end = 0
-        self.lines = 0
-        self.pairs: list[tuple[str, str]] = []
-
-    def feed(self, buf: bytes | bytearray, base: int, length: int) -> int:
-        max_line = self.max_line
-        max_lines = self.max_lines
-        max_head = self.max_head
-        head_end = base + max_head
-        stop = base + length
-        state = self.state
-        pos = base + self.pos
-        ls = base + self.line_start
-        name_end = base + self.name_end
-        value_start = base + self.value_start
-        value_end = base + self.value_end
-        lines = self.lines
-        pairs = self.pairs
-        match_line = _HEADER_LINE.match
-
-        while True:
-            # Scan no further than this line (and the whole block) may go.
-            end = ls + max_line
-            if max_head and end > head_end:
-                end = head_end
-            if end > stop:
-                end = stop
-            if pos >= end:
-                if end == stop:
-                    self.state = state
-                    self.pos = pos - base
-                    self.line_start = ls - base
-                    self.name_end = name_end - base
-                    self.value_start = value_start - base
-                    self.value_end = value_end - base
-                    self.lines = lines
-                    return _INCOMPLETE
-                # limit_error()
-                if (max_head and end >= head_end and end < ls + max_line):
-                    return _E_HEAD_TOO_LARGE
-                return _E_LINE_TOO_LONG
-
-            if state == _S_LINE_START:
-                if lines >= max_lines:
-                    state = _S_EXTRA_LINE
-                    continue
-                # Fast path: a whole well-formed line within the limits.
-                m = match_line(buf, pos, end)
-                if m is not None:
-                    name, value = m.groups()
-                    pairs.append((name.decode("latin-1"), value.decode("latin-1")))
-                    lines += 1
-                    pos = ls = m.end()
-                    continue
-                c = buf[pos]
-                if c == 13:
-                    state = _S_BLANK_CR
-                    pos += 1
-                elif c == 10:
-                    self.lines = lines + 1
-                    self.pos = pos + 1 - base
-                    return pos + 1 - base
-                elif c == 32 or c == 9:
-                    return _E_OBS_FOLD
-                elif _TCHAR_TABLE[c]:
-                    state = _S_NAME
-                    pos += 1
-                else:
-                    return _E_NAME
-                continue
-
-            if state == _S_NAME:
-                pos = _TCHAR_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
-                if pos == end:
-                    continue
-                c = buf[pos]
-                if c == 58:
-                    name_end = pos
-                    state = _S_OWS
-                    pos += 1
-                    continue
-                if c == 32 or c == 9:
-                    return _E_SPACE_BEFORE_COLON
-                if c == 13 or c == 10:
-                    return _E_NO_COLON
-                return _E_NAME
-
-            if state == _S_OWS:
-                pos = _OWS_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
-                if pos == end:
-                    continue
-                value_start = pos
-                state = _S_VALUE
-                # fall through
-
-            if state == _S_VALUE:
-                pos = _VALUE_RUN.match(buf, pos, end).end()  # type: ignore[union-attr]  # (matches '')
-                if pos == end:
-                    continue
-                c = buf[pos]
-                if c != 13 and c != 10:
-                    return _E_VALUE
-                value_end = pos
-                state = _S_VALUE_CR
-                if c == 13:
-                    pos += 1
-                    continue
-                # fall through: LF right after the value
-
-            if state == _S_VALUE_CR:
-                if buf[pos] != 10:
-                    return _E_BARE_CR
-                pairs.append((buf[ls:name_end].decode("latin-1"),
-                              buf[value_start:value_end].decode("latin-1")))
-                pos += 1
-                lines += 1
-                ls = pos
-                state = _S_LINE_START
-                continue
-
-            if state == _S_BLANK_CR:
-                if buf[pos] != 10:
-                    return _E_BARE_CR
-                self.lines = lines + 1
-                self.pos = pos + 1 - base
-                return pos + 1 - base
-
-            if state == _S_EXTRA_LINE:
-                # http.server reads the whole extra line before it complains,
-                # so a too-long extra line is "line too long", else "too many".
-                if buf.find(b"\n", pos, end) >= 0:
-                    return _E_TOO_MANY_HEADERS
-                pos = end
-                continue
-
-            return _E_NAME      # unreachable: corrupted state
-
-    def eof(self, length: int) -> int:
-        """fh_headers_eof: the input ended after `length` bytes."""
-        if self.lines >= self.max_lines:
-            return _E_TOO_MANY_HEADERS     # http.server counts the EOF read too
-        if (self.state == _S_LINE_START and self.pos == length
-                and self.line_start == length):
-            return length
-        return _E_EOF_IN_LINE
+def _size_t(value: Any) -> int:
+    """A limit as an unsigned size (an int, or what __int__ makes one)."""
+    if type(value) is not int:
+        to_int = getattr(type(value), "__int__", None)
+        if to_int is None:
+            raise TypeError("an integer is required")
+        value = to_int(value)
+        if not isinstance(value, int):
+            raise TypeError("__int__ returned non-int (type %s)" % type(value).__name__)
+    # (Compiled, returning it as a C size_t makes the same checks.)
+    if not cython.compiled:
+        if value < 0:
+            raise OverflowError("can't convert negative value to size_t")
+        if value > _SIZE_MAX:
+            raise OverflowError("Python int too large to convert to C unsigned long")
+    return value
 
 
 def read_headers(rfile: Any, max_line: SupportsInt = 65536, max_lines: SupportsInt = 100,
                  max_head: SupportsInt = 0) -> list[tuple[str, str]]:
     """Read and parse a header block from rfile -> [(name, value), ...].
 
-    On our SocketReader the block is parsed in place in its buffer; any other
+    From a HeadBuffer the block is parsed in place in its buffer; any other
     file object is read line by line with readline(max_line + 1), exactly as
     http.client.parse_headers reads. Raises HeadError.
     """
-    return read_head(rfile, _size_t(max_line), _size_t(max_lines),
-                      _size_t(max_head))
+    return read_head(rfile, max_line, max_lines, max_head).pairs()
 
 
-def read_head(rfile: Any, max_line: int, max_lines: int,
-               max_head: int) -> list[tuple[str, str]]:
-    if type(rfile) is SocketReader:
-        return _read_head_in_buffer(rfile, max_line, max_lines, max_head)
-    p = _HeadParser(max_line, max_lines, max_head)
+def read_head(rfile: Any, max_line: SupportsInt, max_lines: SupportsInt,
+              max_head: SupportsInt) -> Head:
+    """The header block from rfile, parsed: in place in a HeadBuffer (or
+    taken from its request_state()), in one go from an in-memory file, else
+    line by line. Limits as read_headers'; 0 max_head: no bound. Raises
+    HeadError."""
+    line_limit = _size_t(max_line)
+    lines_limit = _size_t(max_lines)
+    head_limit = _size_t(max_head)
+    if isinstance(rfile, HeadBuffer):
+        return _read_head_in_buffer(rfile, line_limit, lines_limit, head_limit)
+    if type(rfile) is io.BytesIO:
+        return _read_head_bytesio(rfile, line_limit, lines_limit, head_limit)
+    return _read_head_lines(rfile, line_limit, lines_limit, head_limit)
+
+
+def _read_head_in_buffer(buf: HeadBuffer, max_line: int, max_lines: int,
+                         max_head: int) -> Head:
+    """In place in the reader's buffer (one recv usually holds a whole head:
+    no copying line by line)."""
+    head = buf._parsed
+    if head is not None:
+        buf._parsed = None
+        if head.at == buf._taken and head.fits(max_line, max_lines, max_head):
+            if head.error:
+                raise head_error(head.error)
+            buf._start += head.length
+            buf._taken += head.length
+            buf.end_head()
+            return head
+    head = _new_head(max_line, max_lines, max_head)
+    while True:
+        if cython.compiled:     # (_feed, without a call on the pure path)
+            r = c_feed(head, buf._storage, buf._start, buf._end - buf._start)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            r = head._scanner.feed(buf._storage, buf._start, buf._end - buf._start)  # type: ignore[union-attr]
+        if r == _INCOMPLETE:
+            # _fill may slide the buffer: offsets stay relative to _start.
+            if buf._fill() == 0:
+                r = _eof(head, buf._end - buf._start)
+            else:
+                continue
+        if r < 0:
+            raise head_error(r)
+        head.at = buf._taken
+        _finish(head, buf._storage, buf._start, r)
+        buf._start += r
+        buf._taken += r
+        buf.end_head()
+        return head
+
+
+def _read_head_lines(rfile: Any, max_line: int, max_lines: int, max_head: int) -> Head:
+    """Any file object: line by line, as http.client.parse_headers reads."""
+    head = _new_head(max_line, max_lines, max_head)
     data = bytearray()
     readline = rfile.readline
     limit = (max_line + 1) & _SIZE_MAX
     while True:
         line = readline(limit)
         if not line:
-            r = p.eof(len(data))
+            r = _eof(head, len(data))
         else:
             data += line
-            r = p.feed(data, 0, len(data))
+            r = _feed(head, data, 0, len(data))
             if r == _INCOMPLETE:
                 continue
         if r < 0:
             raise head_error(r)
-        return p.pairs
+        return _finish(head, data, 0, r)
 
 
-
-def _read_head_in_buffer(reader: SocketReader, max_line: int, max_lines: int,
-                         max_head: int) -> list[tuple[str, str]]:
-    """Parse a head in place in our reader's buffer (one recv usually holds
-    a whole head: no copying line by line)."""
-    p = _HeadParser(max_line, max_lines, max_head)
-    while True:
-        r = p.feed(reader._storage, reader._start, reader._end - reader._start)
-        if r == _INCOMPLETE:
-            # _fill may slide the buffer: offsets stay relative to _start.
-            if reader._fill() == 0:
-                r = p.eof(reader._end - reader._start)
-            else:
-                continue
-        if r < 0:
-            raise head_error(r)
-        reader._start += r
-        return p.pairs
+_BYTESIO_PEEK = 256 * 1024      # bytes of an in-memory rfile parsed in one go
 
 
-BODY_INCOMPLETE = -2     # request_state(): the head is in, the body on its way
+def _read_head_bytesio(rfile: io.BytesIO, max_line: int, max_lines: int,
+                       max_head: int) -> Head:
+    """An in-memory rfile (as in CPython's tests and socketless handlers):
+    parse what it holds in one go, then seek back to just past the head.
+    Same result and position as reading it line by line (which a head
+    longer than _BYTESIO_PEEK still gets)."""
+    head = _new_head(max_line, max_lines, max_head)
+    data = rfile.read(_BYTESIO_PEEK)
+    n = len(data)
+    r = _feed(head, data, 0, n)
+    if r == _INCOMPLETE:
+        if n == _BYTESIO_PEEK:
+            rfile.seek(-n, 1)
+            return _read_head_lines(rfile, max_line, max_lines, max_head)
+        r = _eof(head, n)
+    if r >= 0:
+        rfile.seek(r - n, 1)
+        return _finish(head, data, 0, r)
+    # Where readline(max_line + 1) would have stopped: after the line that
+    # failed, or max_line + 1 bytes into it.
+    line_start = _line_start(head)
+    stop = n
+    if line_start <= stop:
+        room = stop - line_start
+        if max_line < room:
+            stop = line_start + max_line + 1
+    lf = data.find(b"\n", line_start, stop)
+    if lf >= 0:
+        stop = lf + 1
+    rfile.seek(stop - n, 1)
+    raise head_error(r)
 
 
-def request_state(reader: SocketReader, max_inline_body: int) -> int:
-    """What a reader's buffered bytes hold, for an event loop: the length
-    of the whole request at their start when its handling needs no further
-    reads (its head, and a Content-Length body of at most max_inline_body
-    bytes); 0 while its head is incomplete, BODY_INCOMPLETE (-2) when only
-    its body is; -1 for anything else
-    (Transfer-Encoding, Expect, a larger body, a head the parser refuses),
-    to be served the blocking way."""
-    start, n = reader._start, reader._end - reader._start
-    storage = reader._storage
-    lf = storage.find(b"\n", start, start + min(n, 65537))
+# -- for an event loop -------------------------------------------------------------
+
+def request_state(buf: HeadBuffer, max_inline_body: int) -> int:
+    """What the buffered bytes hold (see the module's docstring for the
+    answers). The head is parsed with the limits parse_request applies
+    (http.client's, and the reader's max_head_bytes) and kept on the reader
+    for read_head, refusals included, so that it is parsed once."""
+    storage = buf._storage
+    start = buf._start
+    n = buf._end - start
+    lf = _find_lf(storage, start, start + min(n, _MAX_REQUEST_LINE))
     if lf < 0:
-        return 0 if n < 65537 else -1
+        return HEAD_INCOMPLETE if n < _MAX_REQUEST_LINE else BLOCKING
     line_len = lf - start + 1
     if line_len == 1 or (line_len == 2 and storage[start] == 13):
         return line_len         # an empty line: the handler just closes
-    p = _HeadParser(65536, 128, 0)
-    r = p.feed(storage, start + line_len, n - line_len)
-    if r == _INCOMPLETE:
-        return 0
-    if r < 0:
-        return -1
-    body = 0
-    seen_length = False
-    for name, value in p.pairs:
-        folded = name.lower()
-        if folded in ("transfer-encoding", "expect"):
-            return -1
-        if folded == "content-length":
-            length = content_length(value)
-            if seen_length or length is None:
-                return -1
-            seen_length = True
-            body = length
+    line_limit = _size_t(max_line())
+    lines_limit = _size_t(max_headers())
+    head_limit = _size_t(buf.max_head_bytes)
+    head = buf._parsed
+    if (head is None or head.at != buf._taken + line_len
+            or not head.fits(line_limit, lines_limit, head_limit)):
+        head = _new_head(line_limit, lines_limit, head_limit)
+        r = _feed(head, storage, start + line_len, n - line_len)
+        if r == _INCOMPLETE:
+            return HEAD_INCOMPLETE
+        head.at = buf._taken + line_len
+        if r < 0:
+            head.error = r
+        else:
+            _finish(head, storage, start + line_len, r)
+        buf._parsed = head
+    if (head.error or head.expect or head.framing == FRAMING_CHUNKED
+            or head.framing == FRAMING_INVALID):
+        return BLOCKING
+    body = head.content_length if head.framing == FRAMING_LENGTH else 0
     if body > max_inline_body:
-        return -1
-    return line_len + r + body if line_len + r + body <= n else BODY_INCOMPLETE
-
-
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}[ \t]*")
-
-
-def content_length(value: str) -> int | None:
-    """A Content-Length field value -> the length, or None when it is not
-    1 to 18 ASCII digits (trailing SP/HTAB allowed, as http.server keeps it;
-    RFC 9110 8.6). As fh_content_length() in C."""
-    if _CONTENT_LENGTH.fullmatch(value) is None:
-        return None
-    return int(value.rstrip(" \t"))
-
-
-# -- what parse_request needs to know of a head -------------------------
-
-# The Host header's state, as _head.pxd's HOST_* values.
-HOST_NONE, HOST_OK, HOST_INVALID, HOST_MANY = 0, 1, 2, 3
-
-# host [":" port] (RFC 9112 3.2; RFC 3986 3.2.2-3): an IP literal in
-# brackets, or a reg-name (which covers IPv4 addresses); trailing whitespace.
-_HOST = re.compile(r"(?:\[[-.\w~%!$&'()*+,;=:]+\]|[-.\w~%!$&'()*+,;=]*)(?::[0-9]*)?[ \t]*",
-                   re.ASCII)
-
-
-def valid_host(value: str) -> bool:
-    """Is this Host value valid? As _valid_host() in _head.pyx."""
-    return _HOST.fullmatch(value) is not None
-
-
-def head_info(pairs: list[tuple[str, str]]) -> tuple[str | None, str | None, bool, bool, int]:
-    """(first Connection value or None, first Expect value or None, may the
-    first Content-Type be multipart/message?, is there a Content-Length or
-    Transfer-Encoding?, the Host header's HOST_* state) as _make_head() in
-    _head.pyx.
-    Names are tokens, so str.lower() is the C code's ASCII folding; a value
-    folds only ASCII letters there, and no latin-1 letter lowercases to one."""
-    connection = expect = None
-    seen_type = exotic = framing = False
-    host = HOST_NONE
-    for name, value in pairs:
-        n = len(name)
-        if n == 10:
-            if connection is None and name.lower() == "connection":
-                connection = value
-        elif n == 6:
-            if expect is None and name.lower() == "expect":
-                expect = value
-        elif n == 12:
-            if not seen_type and name.lower() == "content-type":
-                seen_type = True
-                folded = value.lower()
-                exotic = "multipart" in folded or "message" in folded
-        elif n == 14 or n == 17:
-            if name.lower() in ("content-length", "transfer-encoding"):
-                framing = True
-        elif n == 4 and name.lower() == "host":
-            if host != HOST_NONE:
-                host = HOST_MANY
-            else:
-                host = HOST_OK if valid_host(value) else HOST_INVALID
-    return connection, expect, exotic, framing, host
-
-
+        return BLOCKING
+    total = line_len + head.length + body
+    return total if total <= n else BODY_INCOMPLETE

@@ -1,12 +1,14 @@
-"""The request side of http.server's BaseHTTPRequestHandler: parse_request().
+"""The request side of http.server's BaseHTTPRequestHandler: parse_request(),
+and ``self.headers`` made when first read.
 
-parse_request() here is the pure-Python path; fasthttp/_request.pyx is the
-same function in C (fasthttp._core picks one). Both read the request line and
-the header block through the head parser (head.py / _head.pyx) and share the
-rare paths, which are plain Python below: the request line in a form other
-than RFC 9112's strict one (http.server's lenient word-splitting decides),
-a head the parser refused, a custom MessageClass, and the framing checks that
-refuse ambiguous bodies (request smuggling, RFC 9112 section 6).
+One source, two builds: setup.py compiles this module a second time with
+Cython as fasthttp._request, typed by fasthttp/_request.pxd; fasthttp._core
+picks one. The head is read through fasthttp.head (or its C build), which
+parses the header block once and learns from it what is acted on here
+(Connection, Expect, Host, the framing of the body); the rare paths, a
+request line not in RFC 9112's strict form (http.server's lenient
+word-splitting decides), a custom MessageClass, and the refusals, are plain
+Python below, as they are in the C build.
 """
 from __future__ import annotations
 
@@ -14,28 +16,33 @@ import email.message
 import email.parser
 import email.policy
 import http.client
-import http.client as _http_client
 import http.server as _stdlib
 import io
 import re
 from http import HTTPStatus
-from typing import Any, Optional, cast
+from typing import Any, Optional
+
+try:
+    import cython  # type: ignore[import-untyped]
+except ImportError:     # Cython not installed: this module runs as plain Python
+    from fasthttp._cython_shim import cython
 
 from fasthttp.errors import HeadError
 from fasthttp.head import (
-    _REQUEST_LINE,
+    CONN_CLOSE,
+    CONN_KEEP_ALIVE,
+    CONN_OTHER,
+    FRAMING_NONE,
     HOST_INVALID,
     HOST_MANY,
     HOST_OK,
-    _size_t,
-    content_length,
-    head_info,
-    read_head,
 )
-from fasthttp.sockio import SocketReader
 
-__all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing", "check_host",
-           "refuse", "exact_message", "max_line", "max_headers", "MESSAGE_TEMPLATE"]
+if not cython.compiled:     # (the C build cimports them: _request.pxd)
+    from fasthttp.head import Head, max_headers, max_line, parse_request_line, read_head
+
+__all__ = ["parse_request", "LazyHeaders", "message_of", "lenient_request_line", "head_refusal",
+           "check_framing", "check_host", "refuse", "exact_message", "MESSAGE_TEMPLATE"]
 
 # -- the request line ------------------------------------------------------
 
@@ -137,70 +144,54 @@ def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str
         return None
     return command, path
 
-def reject_head(self: Any, err: HeadError) -> bool:
-    """Answer a header block the parser refused, as http.server would."""
-    if err.kind == "line_too_long":
-        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        "Line too long",
-                        str(http.client.LineTooLong("header line")))
-    elif err.kind == "too_many_headers":
-        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        "Too many headers",
-                        "got more than %d headers" % max_headers())
-    elif err.kind == "head_too_large":
-        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        "Request header fields too large", err.reason)
-    else:
-        self.send_error(HTTPStatus.BAD_REQUEST,
-                        "Bad request (%s)" % err.reason)
+
+# -- refusing a request --------------------------------------------------------
+
+def refuse(self: Any, status: HTTPStatus, reason: str, explain: Optional[str] = None) -> bool:
+    """Answer with an error and close the connection: the one way a request
+    is refused (a bad head, ambiguous framing, a bad body). A 400's message
+    names the reason. Returns False, parse_request's answer then."""
     self.close_connection = True
+    if status == HTTPStatus.BAD_REQUEST:
+        self.send_error(status, "Bad request (%s)" % reason, explain)
+    else:
+        self.send_error(status, reason, explain)
     return False
 
-def check_framing(self: Any) -> bool:
+
+def head_refusal(err: HeadError) -> tuple[HTTPStatus, str, Optional[str]]:
+    """What http.server answers to a header block the parser refused:
+    (status, reason, explain) for refuse()."""
+    if err.kind == "line_too_long":
+        return (HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long",
+                str(http.client.LineTooLong("header line")))
+    if err.kind == "too_many_headers":
+        return (HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers",
+                "got more than %d headers" % max_headers())
+    if err.kind == "head_too_large":
+        return (HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request header fields too large", err.reason)
+    return HTTPStatus.BAD_REQUEST, err.reason, None
+
+
+def check_framing(self: Any, head: Head) -> bool:
     """Refuse a request whose body length is ambiguous (RFC 9112 6.1-6.3):
     the ways one server reads a body another server would read otherwise
-    (request smuggling). Called by parse_request only when the head has a
-    Content-Length or Transfer-Encoding. Returns False after answering."""
-    headers = self.headers
-    codings_fields = headers.get_all("Transfer-Encoding")
-    lengths = headers.get_all("Content-Length")
-    if codings_fields is not None:
-        if lengths is not None:
-            return refuse(self, HTTPStatus.BAD_REQUEST,
-                                   "both Content-Length and Transfer-Encoding")
-        if not self.request_version >= "HTTP/1.1":
-            return refuse(self, HTTPStatus.BAD_REQUEST,
-                                   "Transfer-Encoding in an HTTP/1.0 request")
-        codings = [c.strip(" \t").lower()
-                   for field in codings_fields for c in field.split(",")]
-        codings = [c for c in codings if c]
-        if not codings or codings[-1] != "chunked":
-            return refuse(self, HTTPStatus.BAD_REQUEST,
-                                   "final transfer coding is not chunked")
-        if len(codings) > 1:
-            if codings.count("chunked") > 1:
-                return refuse(self, HTTPStatus.BAD_REQUEST,
-                                       "chunked applied more than once")
-            return refuse(self, HTTPStatus.NOT_IMPLEMENTED,
-                                   "unsupported transfer coding (%s)"
-                                   % ", ".join(codings[:-1]))
-    elif lengths is not None:
-        values: set[int] = set()
-        for field in lengths:
-            length = content_length(field)
-            if length is None:
-                return refuse(self, HTTPStatus.BAD_REQUEST, "invalid Content-Length")
-            values.add(length)
-        if len(values) > 1:
-            return refuse(self, HTTPStatus.BAD_REQUEST,
-                                   "conflicting Content-Length values")
+    (request smuggling). The head has decided (fasthttp.head._learn); only
+    the version rule is the request line's. Returns False after answering."""
+    if head.chunked_only and not self.request_version >= "HTTP/1.1":
+        return refuse(self, HTTPStatus.BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request")
+    if head.refusal is not None:
+        status, reason = head.refusal
+        return refuse(self, HTTPStatus(status), reason)
     return True
 
+
 def check_host(self: Any, host: int) -> bool:
-    """RFC 9112 section 3.2: refuse two Host headers, or one that is not a
-    valid host[:port]; and an HTTP/1.1 request without one if the handler's
-    require_host says so. Called by parse_request only when the head has
-    not exactly one valid Host. Returns False after answering."""
+    """RFC 9112 section 3.2: refuse two Host fields, or one we cannot serve
+    (whitespace inside: see fasthttp.head._valid_host); and an HTTP/1.1
+    request without one if the handler's require_host says so. Called only
+    when the head has not exactly one valid Host. False after answering."""
     if host == HOST_MANY:
         return refuse(self, HTTPStatus.BAD_REQUEST, "more than one Host header")
     if host == HOST_INVALID:
@@ -210,13 +201,7 @@ def check_host(self: Any, host: int) -> bool:
     return True
 
 
-def refuse(self: Any, status: HTTPStatus, reason: str) -> bool:
-    self.close_connection = True
-    if status == HTTPStatus.BAD_REQUEST:
-        self.send_error(status, "Bad request (%s)" % reason)
-    else:
-        self.send_error(status, reason)
-    return False
+# -- self.headers ----------------------------------------------------------------
 
 def exact_message(self: Any, pairs: list[tuple[str, str]]) -> email.message.Message:
     """The headers as email.parser builds them, for a custom MessageClass
@@ -230,49 +215,80 @@ def exact_message(self: Any, pairs: list[tuple[str, str]]) -> email.message.Mess
     return message
 
 
-def max_line() -> int:
-    """http.client's line limit, read when used (tests patch it)."""
-    return cast(int, vars(http.client)["_MAXLINE"])
-
-
-def max_headers() -> int:
-    """http.client's header-count limit, read when used (tests patch it)."""
-    return cast(int, vars(http.client)["_MAXHEADERS"])
-
-
 # A plain HTTPMessage as email.parser leaves it, less the headers: the fast
-# path fills a fresh instance's __dict__ from this (both paths).
+# path fills a fresh instance's __dict__ from this.
 MESSAGE_TEMPLATE: dict[str, Any] = dict(
     policy=email.policy.compat32, _headers=None, _unixfrom=None, _payload="",
     _charset=None, preamble=None, epilogue=None, defects=None,
     _default_type="text/plain")
-_HTTPMessage = _http_client.HTTPMessage
+_HTTPMessage = http.client.HTTPMessage
 
 
-# -- parse_request, the pure-Python path -----------------------------------
+def message_of(head: Head) -> http.client.HTTPMessage:
+    """The HTTPMessage of a parsed head, as email.parser builds it for
+    http.server (compat32 policy, the pairs as sent, no defects)."""
+    if cython.compiled:     # HTTPMessage has no __new__ of its own
+        headers = c_new_instance(_HTTPMessage)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        headers = _HTTPMessage.__new__(_HTTPMessage)
+    # Fill the instance dict in place: replacing it (__dict__ = ...) loses
+    # the attributes on 3.13, where fresh instances keep inline values.
+    if cython.compiled:     # (obj.__dict__, without the attribute lookup)
+        state = c_instance_dict(headers)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        state = headers.__dict__
+    state.update(MESSAGE_TEMPLATE)
+    state["_headers"] = head.pairs()
+    state["defects"] = []
+    return headers  # type: ignore[no-any-return]
+
+
+class LazyHeaders:
+    """``self.headers`` (a class attribute of fasthttp's
+    BaseHTTPRequestHandler): parse_request keeps the parsed head, and the
+    HTTPMessage (the object email.parser would build) is made the first time
+    it is read, then stored as the instance attribute, as http.server stores
+    it. A handler that never reads its headers never pays for a str per name
+    and value."""
+
+    def __get__(self, handler: Any, owner: Any) -> Any:
+        if handler is None:
+            return self
+        if cython.compiled:
+            state = c_instance_dict(handler)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            state = handler.__dict__
+        head = state.get("_fh_head")
+        if head is None:
+            raise AttributeError("headers")     # before any request, as the stdlib
+        headers = message_of(head)
+        state["headers"] = headers
+        return headers
+
+
+# -- parse_request ---------------------------------------------------------------
 
 def parse_request(handler: Any) -> bool:
-    """BaseHTTPRequestHandler.parse_request, as parse_request() in
-    _request.pyx: the strict request line and the header block here, the rare
-    paths through the functions below, which both paths share."""
-    handler.command = None
-    handler.request_version = handler.default_request_version
-    handler.close_connection = True
+    """BaseHTTPRequestHandler.parse_request: the same attributes set, the
+    same answers, with the head parsed once (fasthttp.head) and
+    ``self.headers`` made when first read (LazyHeaders)."""
     raw = handler.raw_requestline
     if type(raw) is not bytes:
         raw = bytes(raw)
-    requestline = raw.decode("latin-1").rstrip("\r\n")
+    handler.command = None
+    handler.request_version = handler.default_request_version
+    handler.close_connection = True
+    if cython.compiled:
+        requestline = c_line_text(raw)  # type: ignore[name-defined]  # noqa: F821
+    else:
+        requestline = raw.decode("latin-1").rstrip("\r\n")
     handler.requestline = requestline
+    protocol_version = handler.protocol_version
 
-    m = _REQUEST_LINE.fullmatch(raw)
-    if m is not None:
-        method, target, major, minor = m.groups()
-        command = method.decode("latin-1")
-        path = target.decode("latin-1")
-        major = major[0] - 48
-        minor = minor[0] - 48
-        if ((major > 1 or (major == 1 and minor >= 1))
-                and handler.protocol_version >= "HTTP/1.1"):
+    line = parse_request_line(raw)
+    if line is not None:
+        command, path, major, minor = line
+        if (major > 1 or (major == 1 and minor >= 1)) and protocol_version >= "HTTP/1.1":
             handler.close_connection = False
         if major >= 2:
             handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
@@ -284,53 +300,48 @@ def parse_request(handler: Any) -> bool:
         if words is None:
             return False
         command, path = words
-    handler.command = command
-    if path.startswith("//"):
+    # gh-87389: '//host/path' would read as a scheme-relative URL in a
+    # redirect, so the stdlib reduces leading slashes to one.
+    if len(path) > 1 and path[0] == "/" and path[1] == "/":
         path = "/" + path.lstrip("/")
+    handler.command = command
     handler.path = path
 
-    rfile = handler.rfile
     try:
-        pairs = read_head(rfile, _size_t(max_line()), _size_t(max_headers()),
-                          _size_t(handler.max_head_bytes))
+        head = read_head(handler.rfile, max_line(), max_headers(), handler.max_head_bytes)
     except HeadError as err:
-        return reject_head(handler, err)
-    connection, expect, exotic, framing, host = head_info(pairs)
-    if type(rfile) is SocketReader:
-        rfile.end_head()
-        # Where the body begins (see BaseHTTPRequestHandler._fh_end_body).
-        rfile._body_mark = rfile._taken if framing else -1
-    message_class = handler.MessageClass
-    headers: email.message.Message
-    if message_class is _HTTPMessage and not exotic:
-        headers = _HTTPMessage.__new__(_HTTPMessage)
-        state = MESSAGE_TEMPLATE.copy()
-        state["_headers"] = pairs
-        state["defects"] = []
-        headers.__dict__.update(state)
-        if connection is None:
-            connection = ""
-        if expect is None:
-            expect = ""
+        status, reason, explain = head_refusal(err)
+        return refuse(handler, status, reason, explain)
+    if cython.compiled:
+        state = c_instance_dict(handler)  # type: ignore[name-defined]  # noqa: F821
     else:
-        headers = exact_message(handler, pairs)
-        connection = headers.get("Connection", "")
-        expect = headers.get("Expect", "")
-    handler.headers = headers
-    if host != HOST_OK and not check_host(handler, host):
+        state = handler.__dict__
+    state["_fh_head"] = head        # (LazyHeaders, read_body, the end of the body)
+    if handler.MessageClass is _HTTPMessage and not head.exotic_type:
+        connection = head.connection
+        expect_continue = head.expect_continue
+        if type(getattr(type(handler), "headers", None)) is LazyHeaders:
+            state.pop("headers", None)      # made when first read
+        else:
+            handler.headers = message_of(head)
+    else:
+        headers = exact_message(handler, head.pairs())
+        value = headers.get("Connection", "").lower()
+        connection = (CONN_CLOSE if value == "close" else
+                      CONN_KEEP_ALIVE if value == "keep-alive" else CONN_OTHER)
+        expect_continue = headers.get("Expect", "").lower() == "100-continue"
+        handler.headers = headers
+    if head.host != HOST_OK and not check_host(handler, head.host):
         return False
-    if framing and not check_framing(handler):
+    if head.framing != FRAMING_NONE and not check_framing(handler, head):
         return False
 
-    if connection:
-        connection = connection.lower()
-        if connection == "close":
-            handler.close_connection = True
-        elif connection == "keep-alive" and handler.protocol_version >= "HTTP/1.1":
-            handler.close_connection = False
-    if (expect and expect.lower() == "100-continue" and
-            handler.protocol_version >= "HTTP/1.1" and
-            handler.request_version >= "HTTP/1.1"):
+    if connection == CONN_CLOSE:
+        handler.close_connection = True
+    elif connection == CONN_KEEP_ALIVE and protocol_version >= "HTTP/1.1":
+        handler.close_connection = False
+    if (expect_continue and protocol_version >= "HTTP/1.1"
+            and handler.request_version >= "HTTP/1.1"):
         if not handler.handle_expect_100():
             return False
     return True

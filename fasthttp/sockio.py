@@ -11,8 +11,9 @@ code says ``if cython.compiled:`` and calls the C helper that _sockio.pxd
 defines (``c_*``); the other branch is the plain-Python reference.
 
 The reader only buffers and receives. Parsing a request head in place in its
-buffer is the head parser's business (fasthttp/head.py, fasthttp/_head.pyx),
-which reads ``_storage[_start:_end]`` and calls ``_fill()``.
+buffer is the head parser's business (fasthttp/head.py): the reader is a
+HeadBuffer, the small interface the parser reads through
+(``_storage[_start:_end]``, ``_fill()``, ``end_head()``).
 
 Memory follows bytes received, never bytes promised: read(n) grows the buffer
 as data arrives, so a request that declares a huge body and sends nothing
@@ -40,6 +41,11 @@ try:
     import cython  # type: ignore[import-untyped]
 except ImportError:     # Cython not installed: this module runs as plain Python
     from fasthttp._cython_shim import cython
+
+if cython.compiled:     # (the C build's base class: _sockio.pxd cimports it)
+    from fasthttp._head import HeadBuffer
+else:
+    from fasthttp.head import HeadBuffer
 
 if TYPE_CHECKING:
     import socket
@@ -70,7 +76,7 @@ def _ssize(value: Any) -> int:
 
 _CLOSED = "I/O operation on closed file."
 
-class SocketReader:
+class SocketReader(HeadBuffer):
     """A buffered binary reader over a socket, the handler's ``rfile``.
 
     It behaves like the BufferedReader that socket.makefile('rb') returns
@@ -87,10 +93,8 @@ class SocketReader:
         self._writer = writer
         self._sock = sock
         self._recv_into = sock.recv_into
-        self._storage = bytearray(_INITIAL_BUFFER)
+        HeadBuffer.__init__(self, bytearray(_INITIAL_BUFFER))
         self._view = memoryview(self._storage)
-        self._start = 0
-        self._end = 0
         self._closed = False
         self._deadline = 0.0
         self._base_timeout: float | None = None
@@ -98,12 +102,6 @@ class SocketReader:
         self._poll_fd = -1      # >= 0: deadlines and io_timeout wait with poll()
         self._ready = False     # wait_readable() saw input: the next recv won't block
         self._poller: _select.poll | None = None
-        # Bytes handed out by read/readline/... since the start (the head
-        # parser consumes in place, uncounted), and its value when the
-        # current request's body began (-1: the request has no body).
-        # BaseHTTPRequestHandler uses the two to drop an unread body.
-        self._taken = 0
-        self._body_mark = -1
         # Set by the connection engine (fasthttp/engine.py): called before a
         # read waits for the client, so that the event loop moves on to
         # another thread first. None: reads just wait (a thread per connection).
@@ -404,7 +402,7 @@ class SocketReader:
             data = self.read(len(view))
             n = len(data)
             view[:n] = data
-        return n
+            return n
 
     def readinto1(self, b: Buffer) -> int:
         n = 0   # (assigned before the with block: no C compiler warning)
@@ -413,7 +411,7 @@ class SocketReader:
             data = self.read1(len(view))
             n = len(data)
             view[:n] = data
-        return n
+            return n
 
     def peek(self, size: int = 0) -> bytes:
         if self._end == self._start:

@@ -130,3 +130,67 @@ def test_interpreter_internals_gated():
                 and not sysconfig.get_config_var("Py_GIL_DISABLED"))
     forced_off = os.environ.get("FASTHTTP_PUBLIC_API") == "1"
     assert uses == (verified and not forced_off)
+
+
+def test_http_client_over_a_unix_socket_is_served(tmp_path):
+    """http.client over a Unix socket sends the socket's path as Host (as
+    werkzeug's dev server test does after install()): served, as stock does."""
+    import socketserver
+    import threading
+
+    path = str(tmp_path / "test.sock")
+
+    class Handler(fasthttp.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = self.headers["Host"].encode("latin-1")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):  # noqa: A002 - AF_UNIX has no client address
+            pass
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(path)
+
+    with socketserver.UnixStreamServer(path, Handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            conn = UnixConnection(path)
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (200, path.encode())
+            conn.close()
+        finally:
+            httpd.shutdown()
+            thread.join(10)
+
+
+def test_the_extension_modules_have_their_stubs_names():
+    """Each extension module's .pyi stub is its pure twin's API (__all__):
+    the module has each of those names, of the same kind (class or callable)."""
+    import importlib
+    import inspect
+
+    from fasthttp import _core
+    modules = _core.load_extension(honour_pure=False)
+    if modules is None:
+        pytest.skip("the C extension is not built")
+    for concern in _core.CONCERNS:
+        pure = importlib.import_module("fasthttp." + concern)
+        ext = modules[concern]
+        stub = (ROOT / "fasthttp" / ("_%s.pyi" % concern)).read_text()
+        assert "from fasthttp.%s import *" % concern in stub
+        for name in pure.__all__:
+            ours, theirs = getattr(ext, name), getattr(pure, name)
+            assert inspect.isclass(ours) == inspect.isclass(theirs), name
+            assert callable(ours) == callable(theirs), name
+            if not callable(ours):
+                assert ours == theirs, name

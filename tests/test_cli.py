@@ -194,13 +194,15 @@ README = cli_support.ROOT / "README.md"
 
 
 def test_help_and_readme_say_what_the_threading_server_does():
-    """A thread per request being handled (connections park between
-    requests), not a thread per connection."""
+    """The engine: a thread for a handler that waits, not a thread per
+    connection (nor per request)."""
     text = " ".join(cli("--help").stdout.decode().split())
-    assert "a thread per request being handled" in text
-    assert "thread per connection" not in text
+    assert "one that waits gets a thread of its own" in text
+    assert "thread per connection" not in text and "thread per request" not in text
     readme = README.read_text()
-    assert "| `ThreadingHTTPServer` | a thread per request being handled" in readme
+    assert ("| `ThreadingHTTPServer` | the connection engine: a handler runs on the thread "
+            "where its request became complete; one that waits gets a thread of its own"
+            in readme)
 
 
 def test_default_bind_is_the_stdlib_choice_and_the_readme_says_it(run_cli):

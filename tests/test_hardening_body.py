@@ -177,9 +177,14 @@ def test_chunked_body_begun_by_handler_closes(server):
 
 
 # -- 3. Host (RFC 9112 3.2) ------------------------------------------------
+# What stock and real clients send is served (http.client's Unix socket path,
+# names nginx takes); what makes a request ambiguous is refused.
 
 @pytest.mark.parametrize("host", [b"h", b"example.com:8080", b"127.0.0.1", b"[::1]:80",
-                                  b"[v1.fe80::a+en1]", b"", b"a-b_c~d.%41", b"h "])
+                                  b"[v1.fe80::a+en1]", b"", b"a-b_c~d.%41", b"h ",
+                                  b"/tmp/x/test.sock", b"x:abc", b"ex@mple",
+                                  "\u4f8b\u3048.jp".encode(), b"\xe9.com", b"a:1:2",
+                                  b"[::1", b"[]", b"[::1]x"])
 def test_valid_host_accepted(server, host):
     raw, _ = converse(server, b"GET / HTTP/1.1\r\nConnection: close\r\nHost: " + host + b"\r\n\r\n")
     assert statuses(raw) == [200]
@@ -188,15 +193,10 @@ def test_valid_host_accepted(server, host):
 @pytest.mark.parametrize("head", [
     b"Host: a\r\nHost: a",              # two, even equal
     b"Host: a\r\nHost: b",
-    b"Host: a b",
-    b"Host: a/b",
-    b"Host: a@b",
-    b"Host: a:8x",
-    b"Host: [::1",
-    b"Host: []",
-    b"Host: [::1]x",
-    b"Host: a:1:2",
-    b"Host: \xe9.com",
+    b"Host: a b",                       # whitespace inside
+    b"Host: a\tb",
+    b"Host: a\x00b",                    # control bytes (refused as a field value)
+    b"Host: a\x1bb",
 ])
 def test_bad_host_refused(server, head):
     raw, closed = converse(server, b"GET / HTTP/1.1\r\n" + head + b"\r\n\r\n")

@@ -63,6 +63,9 @@ class FakeSocket:
         self.sizes = iter(sizes) if sizes is not None else None
         self.calls = 0
 
+    def gettimeout(self):
+        return None         # a blocking socket, as the engine's are
+
     def recv_into(self, view):
         self.calls += 1
         n = len(view)
@@ -561,29 +564,33 @@ def test_strict_request_line_is_what_http_server_splits(line):
 
 
 # -- the tables both implementations share ------------------------------------
-# csrc/fh_parser.h is the one list of result codes and reasons, and the C
-# class table the one definition of byte classes; the pure twin's copies are
-# held to them here.
+# csrc/fh_parser.h is the one list of result codes and reasons (the pure
+# path's fasthttp/fh_results.py is generated from it), and the C class table
+# the one definition of byte classes; the pure twin's is held to it here.
 
-HEADER = Path(__file__).resolve().parents[1] / "csrc" / "fh_parser.h"
-
-
-def test_results_table_equals_c():
-    from fasthttp import head
-    c = _load("fasthttp:c")
-    assert c.modules["head"].results() == head.RESULTS
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_results_table_equals_header_text():
-    import re
-
-    from fasthttp import head
-    if not HEADER.is_file():
+def test_results_table_is_generated_from_the_header():
+    """fasthttp/fh_results.py is what tools/gen_results.py makes of
+    csrc/fh_parser.h (run it after editing FH_RESULTS)."""
+    if not (ROOT / "csrc" / "fh_parser.h").is_file():
         pytest.skip("testing an installed copy: no csrc/ beside the tests")
-    text = HEADER.read_text()
-    listed = {int(value): (name, reason) for name, value, reason in
-              re.findall(r'X\((FH_\w+), (-?\d+), "([^"]*)"\)', text)}
-    assert listed == head.RESULTS
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gen_results", ROOT / "tools" / "gen_results.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    text = gen.module_text((ROOT / "csrc" / "fh_parser.h").read_text())
+    assert (ROOT / "fasthttp" / "fh_results.py").read_text() == text, \
+        "fasthttp/fh_results.py is stale: run python tools/gen_results.py"
+
+
+def test_reasons_equal_c():
+    from fasthttp import fh_results, head
+    c = _load("fasthttp:c")
+    for code, (_name, reason) in fh_results.RESULTS.items():
+        assert c.modules["head"].reason(code) == reason == head.reason(code)
+    assert c.modules["head"].reason(-99) == "unknown error" == head.reason(-99)
 
 
 def test_byte_classes_equal_c():
@@ -610,3 +617,124 @@ CONTENT_LENGTHS = [
 @pytest.mark.parametrize("value, expected", CONTENT_LENGTHS)
 def test_content_length(impl, value, expected):
     assert impl.content_length(value) == expected
+
+
+# --------------------------------------------------------------------------
+# request_state: what an event loop learns, and the head parsed once
+# --------------------------------------------------------------------------
+
+MAX_INLINE = 100
+
+
+def _state(impl, data, limit=MAX_INLINE):
+    r = impl.SocketReader(FakeSocket(data))
+    while r.fill_nowait() > 0:
+        pass
+    return impl.request_state(r, limit), r
+
+
+GET_HEAD = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+POST_HEAD = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
+
+STATE_VECTORS = [
+    # (id, bytes, answer: an int, or a name of fasthttp.head)
+    ("whole-get", GET_HEAD, len(GET_HEAD)),
+    ("whole-get-then-more", GET_HEAD + b"GET /2 HT", len(GET_HEAD)),
+    ("whole-post", POST_HEAD + b"hello", len(POST_HEAD) + 5),
+    ("empty-line", b"\r\nGET", 2),
+    ("line-only", b"GET / HTTP/1.1\r\n", "HEAD_INCOMPLETE"),
+    ("head-cut", GET_HEAD[:-1], "HEAD_INCOMPLETE"),
+    ("nothing", b"", "HEAD_INCOMPLETE"),
+    ("body-cut", POST_HEAD + b"hel", "BODY_INCOMPLETE"),
+    ("body-over-inline", POST_HEAD.replace(b"5", b"101"), "BLOCKING"),
+    ("chunked", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "BLOCKING"),
+    ("expect", POST_HEAD.replace(b"Host: h", b"Expect: 100-continue") + b"hello", "BLOCKING"),
+    ("bad-length", POST_HEAD.replace(b"5", b"5x") + b"hello", "BLOCKING"),
+    ("two-lengths", POST_HEAD.replace(b"Host: h", b"Content-Length: 6") + b"hello!", "BLOCKING"),
+    ("refused-head", b"GET / HTTP/1.1\r\nA : b\r\n\r\n", "BLOCKING"),
+    ("request-line-too-long", b"G" * 65537, "BLOCKING"),
+]
+
+
+@pytest.mark.parametrize("data,answer", [v[1:] for v in STATE_VECTORS],
+                         ids=[v[0] for v in STATE_VECTORS])
+def test_request_state_answers(impl, data, answer):
+    from fasthttp import head
+    expected = getattr(head, answer) if isinstance(answer, str) else answer
+    assert _state(impl, data)[0] == expected
+
+
+def test_request_state_names():
+    from fasthttp import head
+    assert (head.HEAD_INCOMPLETE, head.BLOCKING, head.BODY_INCOMPLETE) == (0, -1, -2)
+
+
+class _Server:
+    server_name = "test"
+    server_port = 0
+
+
+def _handler(impl, rfile):
+    """A socketless fasthttp handler on implementation `impl`'s parse_request."""
+    import fasthttp
+
+    class Handler(fasthttp.BaseHTTPRequestHandler):
+        parse_request = impl.handler_methods["parse_request"]
+        headers = impl.LazyHeaders()
+
+        def __init__(self):
+            self.rfile = rfile
+            self.wfile = io.BytesIO()
+            self.client_address = ("127.0.0.1", 1)
+            self.server = _Server()
+            self.request = None
+
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+    return Handler()
+
+
+def _parse(impl, r):
+    h = _handler(impl, r)
+    h.raw_requestline = r.readline(65537)
+    return h, h.parse_request()
+
+
+def test_parse_request_takes_the_head_request_state_parsed(impl):
+    """The event engine's request_state() and then parse_request(): one parse
+    of the head, whose facts serve the request (issue 17 item 8)."""
+    state, r = _state(impl, POST_HEAD + b"hello" + GET_HEAD)
+    assert state == len(POST_HEAD) + 5
+    parsed = r._parsed
+    assert parsed is not None and parsed.framing == 1 and parsed.content_length == 5
+    h, ok = _parse(impl, r)
+    assert ok and h.__dict__["_fh_head"] is parsed and r._parsed is None
+    assert h.headers["Content-Length"] == "5"
+    assert h.read_body() == b"hello"
+    # The next request: parsed again, once.
+    assert impl.request_state(r, MAX_INLINE) == len(GET_HEAD)
+    parsed = r._parsed
+    h, ok = _parse(impl, r)
+    assert ok and h.__dict__["_fh_head"] is parsed and h.command == "GET"
+
+
+def test_a_refusal_request_state_found_is_answered_without_a_second_parse(impl):
+    state, r = _state(impl, b"GET / HTTP/1.1\r\nA : b\r\n\r\n")
+    assert state == -1 and r._parsed is not None and r._parsed.error
+    h, ok = _parse(impl, r)
+    assert not ok and r._parsed is None
+    assert h.wfile.getvalue().startswith(
+        b"HTTP/1.0 400 Bad request (whitespace before colon in header)\r\n")
+
+
+def test_the_head_is_parsed_again_under_other_limits(impl, monkeypatch):
+    """request_state parses with parse_request's limits; if they change in
+    between (http.client's, patched), parse_request parses with its own."""
+    data = b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(5)) + b"\r\n"
+    state, r = _state(impl, data)
+    assert state == len(data)
+    monkeypatch.setattr(http.client, "_MAXHEADERS", 3)
+    h, ok = _parse(impl, r)
+    assert not ok
+    assert h.wfile.getvalue().startswith(b"HTTP/1.0 431 Too many headers\r\n")

@@ -36,9 +36,9 @@ SDIST_REQUIRED = [
     "PKG-INFO", "README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "setup.py",
     "MANIFEST.in", "csrc/fh_parser.c", "csrc/fh_parser.h",
     "fasthttp/__init__.py", "fasthttp/_fh_parser.pxd", "fasthttp/sockio.py",
-    "fasthttp/_sockio.pxd", "fasthttp/head.py", "fasthttp/_head.pyx", "fasthttp/_head.pxd",
-    "fasthttp/request.py", "fasthttp/_request.pyx", "fasthttp/response.py",
-    "fasthttp/_response.pyx", "fasthttp/py.typed",
+    "fasthttp/_sockio.pxd", "fasthttp/head.py", "fasthttp/_head.pxd", "fasthttp/headscan.py",
+    "fasthttp/fh_results.py", "fasthttp/request.py", "fasthttp/_request.pxd",
+    "fasthttp/response.py", "fasthttp/_response.pxd", "fasthttp/_head.pyi", "fasthttp/py.typed",
     "fasthttp/_version.py", "fasthttp/server.py", "_fasthttp_pytestplugin.py",
     "tests/conftest.py", "tests/support.py", "tests/cpython_suite.py",
     "tests/data/requests/curl_get.http",  # the request corpus the tests read

@@ -1,0 +1,7 @@
+"""Types of fasthttp._response: fasthttp/response.py compiled a second time by
+Cython (setup.py).
+
+Its API is fasthttp.response's (its __all__, of the same types); tests/test_api.py
+checks that the extension module has each of those names, of the same kind.
+"""
+from fasthttp.response import *  # noqa: F403
