@@ -11,6 +11,7 @@ warns at import that it runs without its extension, unless FASTHTTP_PURE=1).
 FASTHTTP_CFLAGS adds flags to the compiler and the linker (sanitizers).
 Cython runs only when extensions are built, never on a plain import of this file.
 """
+import filecmp
 import os
 import shlex
 import shutil
@@ -19,7 +20,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GENERATED = os.path.join("build", "cython")    # sockio.py's copy, compiled as _sockio
+SOCKIO = "fasthttp._sockio"     # compiled from a copy of sockio.py (see _copy_sockio)
 
 HELP = """
 fasthttp: the C extension could not be built ({error}).
@@ -42,24 +43,35 @@ def _extensions():
     compile_args, link_args = _flags()
 
     def ext(name, sources):
+        # depends: the parser's header is no source, yet a change must rebuild.
         return Extension(name, sources=sources, include_dirs=["csrc"],
+                         depends=["csrc/fh_parser.h"],
                          extra_compile_args=compile_args, extra_link_args=link_args)
 
     return [
-        ext("fasthttp._sockio", [os.path.join(GENERATED, "fasthttp", "_sockio.py")]),
+        ext(SOCKIO, ["fasthttp/sockio.py"]),    # build_ext points it at the copy
         ext("fasthttp._head", ["fasthttp/_head.pyx", "csrc/fh_parser.c"]),
         ext("fasthttp._request", ["fasthttp/_request.pyx", "csrc/fh_parser.c"]),
         ext("fasthttp._response", ["fasthttp/_response.pyx"]),
     ]
 
 
-def _copy_sockio():
-    """sockio.py and its .pxd, under the module name _sockio, for Cython."""
-    out = os.path.join(GENERATED, "fasthttp")
+def _copy_sockio(generated):
+    """sockio.py and its .pxd, under the module name _sockio, for Cython; a
+    file is rewritten only when it differs (its mtime is Cython's clock).
+    Returns the copy's path."""
+    out = os.path.join(generated, "fasthttp")
     os.makedirs(out, exist_ok=True)
-    shutil.copyfile(os.path.join("fasthttp", "sockio.py"), os.path.join(out, "_sockio.py"))
-    shutil.copyfile(os.path.join("fasthttp", "_sockio.pxd"), os.path.join(out, "_sockio.pxd"))
-    open(os.path.join(out, "__init__.py"), "w").close()
+    for source, name in (("sockio.py", "_sockio.py"), ("_sockio.pxd", "_sockio.pxd"),
+                         (None, "__init__.py")):
+        target = os.path.join(out, name)
+        if source is None:
+            if not os.path.exists(target):
+                open(target, "w").close()
+        elif not (os.path.exists(target) and
+                  filecmp.cmp(os.path.join("fasthttp", source), target, shallow=False)):
+            shutil.copyfile(os.path.join("fasthttp", source), target)
+    return os.path.join(out, "_sockio.py")
 
 
 class build_cython_ext(build_ext):
@@ -74,10 +86,13 @@ class build_cython_ext(build_ext):
             from Cython.Build import cythonize
         except ImportError as exc:
             raise SystemExit(HELP.format(error="Cython is not installed: %s" % exc)) from exc
-        _copy_sockio()
+        generated = os.path.join(self.build_temp, "cython")
+        for ext in self.extensions:
+            if ext.name == SOCKIO:
+                ext.sources = [_copy_sockio(generated)]
         # sockio.py's annotations are for mypy; its C types come from the .pxd.
         compiled = cythonize(
-            self.extensions, include_path=[GENERATED, HERE], build_dir=GENERATED,
+            self.extensions, include_path=[generated, HERE], build_dir=generated,
             compiler_directives={"language_level": "3", "annotation_typing": False})
         # Keep setuptools' own Extension objects (finalize_options prepared
         # them); take only the generated C sources.
