@@ -214,3 +214,9 @@ for _name, _method in _core.handler_methods.items():
     setattr(BaseHTTPRequestHandler, _name, _method)
 _core.register_handler_class(BaseHTTPRequestHandler)
 del _name, _method
+if hasattr(_stdlib.BaseHTTPRequestHandler, "_colorize_request"):
+    # 3.15+ colours its log lines (_colorize): its own log_request and
+    # log_message then, set after register_handler_class so that the C
+    # path calls them as a subclass's, never writing the plain line itself.
+    BaseHTTPRequestHandler.log_request = _stdlib.BaseHTTPRequestHandler.log_request  # type: ignore[method-assign]
+    BaseHTTPRequestHandler.log_message = _stdlib.BaseHTTPRequestHandler.log_message  # type: ignore[method-assign]
