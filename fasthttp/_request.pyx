@@ -28,7 +28,8 @@ from http import HTTPStatus
 
 from fasthttp.errors import HeadError
 from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, check_host, exact_message,
-                              lenient_request_line, reject_head)
+                              headless_http09, lenient_request_line, reject_head)
+from fasthttp.request import _VERSION_IN_505 as VERSION_IN_505
 
 cdef object _HTTPMessage = http.client.HTTPMessage
 cdef object _http_client = http.client
@@ -97,12 +98,15 @@ def parse_request(handler):
     handler.requestline = requestline
     protocol_version = handler.protocol_version
 
+    words = None
     if fh_parse_request_line(p, <size_t>PyBytes_GET_SIZE(raw), &rl) == FH_OK:
         command = latin1_span(p, rl.method)
         if ((rl.version_major > 1 or (rl.version_major == 1 and rl.version_minor >= 1))
                 and protocol_version >= "HTTP/1.1"):
             handler.close_connection = False
         if rl.version_major >= 2:
+            if VERSION_IN_505:      # 3.14+ (probed by request.py)
+                handler.request_version = latin1_span(p, fh_span(n - 8, 8))
             handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                                "Invalid HTTP version (%d.%d)"
                                % (rl.version_major, rl.version_minor))
@@ -123,6 +127,8 @@ def parse_request(handler):
             path = "/" + path.lstrip("/")
     handler.command = command
     handler.path = path
+    if words is not None and headless_http09(handler):
+        return True
 
     rfile = handler.rfile
     try:

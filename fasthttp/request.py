@@ -28,13 +28,13 @@ from fasthttp.head import (
     HOST_MANY,
     HOST_OK,
     _size_t,
-    content_length,
     head_info,
     read_head,
 )
 from fasthttp.sockio import SocketReader
 
-__all__ = ["parse_request", "lenient_request_line", "reject_head", "check_framing", "check_host",
+__all__ = ["parse_request", "lenient_request_line", "headless_http09", "reject_head",
+           "check_framing", "check_host",
            "refuse", "exact_message", "max_line", "max_headers", "MESSAGE_TEMPLATE"]
 
 # -- the request line ------------------------------------------------------
@@ -65,8 +65,65 @@ def _stdlib_version_rules() -> tuple[bool, bool]:
 
 _REJECT_NON_DIGIT_VERSION, _REJECT_LONG_VERSION = _stdlib_version_rules()
 
+
+def _stdlib_request_line_rules() -> tuple[bool, bool, bool]:
+    """What the running http.server does that 3.14 changed, probed:
+
+    - a request-line error (bad version, bad syntax, a non-GET HTTP/0.9
+      request) answers with a status line and headers: request_version is
+      '' when send_error runs, not the default 'HTTP/0.9' (no status line);
+    - a 505 for an HTTP/2+ version carries that version;
+    - an HTTP/0.9 request (GET and a path) has no header block to read.
+    """
+    class Probe(_stdlib.BaseHTTPRequestHandler):
+        def __init__(self, raw: bytes) -> None:
+            self.raw_requestline = raw
+            self.rfile = io.BytesIO(b"X: y\r\n\r\n")
+            self.version_at_error: Optional[str] = None
+
+        def send_error(self, code: int, message: Optional[str] = None,
+                       explain: Optional[str] = None) -> None:
+            self.version_at_error = self.request_version
+
+    bad_syntax = Probe(b"GET / HTTP/1.1 x\r\n")
+    bad_syntax.parse_request()
+    too_new = Probe(b"GET / HTTP/2.0\r\n")
+    too_new.parse_request()
+    http09 = Probe(b"GET /\r\n")
+    http09.parse_request()
+    return (bad_syntax.version_at_error == "",
+            too_new.version_at_error == "HTTP/2.0",
+            http09.rfile.tell() == 0)
+
+
+(_ERROR_HAS_STATUS_LINE, _VERSION_IN_505,
+ _HTTP09_HEADLESS) = _stdlib_request_line_rules()
+
+
+def _request_line_error(self: Any, message: str) -> None:
+    """send_error(400) for a request line refused, as the running http.server."""
+    if _ERROR_HAS_STATUS_LINE:
+        self.request_version = ""
+    self.send_error(HTTPStatus.BAD_REQUEST, message)
+
+
+def headless_http09(handler: Any) -> bool:
+    """After lenient_request_line: True for an HTTP/0.9 request (GET and a
+    path) where the running http.server reads no header block for it (3.14+).
+    handler.headers is then {} as the stdlib's, and nothing more is read."""
+    if not _HTTP09_HEADLESS or len(handler.requestline.split()) != 2:
+        return False
+    handler.headers = {}
+    rfile = handler.rfile
+    if hasattr(rfile, "end_head"):      # our SocketReader (C or pure)
+        rfile.end_head()
+        rfile._body_mark = -1
+    return True
+
 # RFC 9110 token, for methods on the lenient path.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# A Content-Length value: ASCII digits, trailing SP/HTAB kept as http.server keeps them.
+_LENGTH_DIGITS = re.compile(r"[0-9]+[ \t]*")
 # Control characters RFC 9112 never allows in a request line. HTAB, VT and FF
 # are allowed: RFC 9112 section 3 lets a server split words on them.
 _REQUEST_LINE_CTL = re.compile(r"[\x00-\x08\x0a\x0d-\x1f\x7f]")
@@ -102,26 +159,25 @@ def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str
         version = words[-1]
         number = _lenient_version_number(version)
         if number is None:
-            self.send_error(HTTPStatus.BAD_REQUEST,
-                            "Bad request version (%r)" % version)
+            _request_line_error(self, "Bad request version (%r)" % version)
             return None
         if number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
             self.close_connection = False
         if number >= (2, 0):
+            if _VERSION_IN_505:
+                self.request_version = version
             self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                             "Invalid HTTP version (%s)" % version[5:])
             return None
         self.request_version = version
     if not 2 <= len(words) <= 3:
-        self.send_error(HTTPStatus.BAD_REQUEST,
-                        "Bad request syntax (%r)" % requestline)
+        _request_line_error(self, "Bad request syntax (%r)" % requestline)
         return None
     command, path = words[:2]
     if len(words) == 2:
         self.close_connection = True
         if command != "GET":
-            self.send_error(HTTPStatus.BAD_REQUEST,
-                            "Bad HTTP/0.9 request type (%r)" % command)
+            _request_line_error(self, "Bad HTTP/0.9 request type (%r)" % command)
             return None
     # The line as sent, less one terminator: rstrip('\r\n') above would
     # hide a bare CR before it.
@@ -132,8 +188,7 @@ def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str
         sent = sent[:-1]
     if not _TOKEN.match(command) or _REQUEST_LINE_CTL.search(str(sent, "iso-8859-1")):
         self.close_connection = True
-        self.send_error(HTTPStatus.BAD_REQUEST,
-                        "Bad request syntax (%r)" % requestline)
+        _request_line_error(self, "Bad request syntax (%r)" % requestline)
         return None
     return command, path
 
@@ -185,12 +240,15 @@ def check_framing(self: Any) -> bool:
                                    "unsupported transfer coding (%s)"
                                    % ", ".join(codings[:-1]))
     elif lengths is not None:
-        values: set[int] = set()
+        # 1*DIGIT, of any length (RFC 9110 8.6; http.server takes any): one
+        # longer than content_length()'s 18 digits is more than any body
+        # read_body() takes, and the connection closes after the handler
+        # (its rest is never read as a request), but the handler runs.
+        values: set[str] = set()
         for field in lengths:
-            length = content_length(field)
-            if length is None:
+            if _LENGTH_DIGITS.fullmatch(field) is None:
                 return refuse(self, HTTPStatus.BAD_REQUEST, "invalid Content-Length")
-            values.add(length)
+            values.add(field.rstrip(" \t").lstrip("0") or "0")
         if len(values) > 1:
             return refuse(self, HTTPStatus.BAD_REQUEST,
                                    "conflicting Content-Length values")
@@ -275,6 +333,8 @@ def parse_request(handler: Any) -> bool:
                 and handler.protocol_version >= "HTTP/1.1"):
             handler.close_connection = False
         if major >= 2:
+            if _VERSION_IN_505:
+                handler.request_version = requestline[len(requestline) - 8:]
             handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                                "Invalid HTTP version (%d.%d)" % (major, minor))
             return False
@@ -288,6 +348,8 @@ def parse_request(handler: Any) -> bool:
     if path.startswith("//"):
         path = "/" + path.lstrip("/")
     handler.path = path
+    if m is None and headless_http09(handler):
+        return True
 
     rfile = handler.rfile
     try:
