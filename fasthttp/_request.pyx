@@ -29,6 +29,7 @@ from http import HTTPStatus
 from fasthttp.errors import HeadError
 from fasthttp.request import (MESSAGE_TEMPLATE, check_framing, check_host, exact_message,
                               headless_http09, lenient_request_line, reject_head)
+from fasthttp.request import EXTRA_HEAD_LINE
 from fasthttp.request import _VERSION_IN_505 as VERSION_IN_505
 
 cdef object _HTTPMessage = http.client.HTTPMessage
@@ -133,8 +134,8 @@ def parse_request(handler):
     rfile = handler.rfile
     try:
         # http.client's limits, read when used (tests patch them), as request.py
-        head = read_head(rfile, _http_client._MAXLINE, _http_client._MAXHEADERS,
-                         handler.max_head_bytes)
+        head = read_head(rfile, _http_client._MAXLINE,
+                         _http_client._MAXHEADERS + EXTRA_HEAD_LINE, handler.max_head_bytes)
     except HeadError as err:
         return reject_head(handler, err)
     if type(rfile) is SocketReader:

@@ -100,6 +100,24 @@ def _stdlib_request_line_rules() -> tuple[bool, bool, bool]:
  _HTTP09_HEADLESS) = _stdlib_request_line_rules()
 
 
+def _stdlib_counts_blank_line() -> bool:
+    """Does http.client.parse_headers count the blank line that ends a head
+    against _MAXHEADERS (up to 3.14: 99 fields at most), or fields only
+    (3.15+: 100)? Probed."""
+    try:
+        fields = vars(http.client)["_MAXHEADERS"]
+        http.client.parse_headers(io.BytesIO(b"X: y\r\n" * fields + b"\r\n"))
+    except http.client.HTTPException:
+        return True
+    return False
+
+
+#: What to add to _MAXHEADERS for the head parser, which counts the ending
+#: blank line as http.server up to 3.14 does (0), to take as many fields as
+#: the running http.server (1 on 3.15+).
+EXTRA_HEAD_LINE: int = 0 if _stdlib_counts_blank_line() else 1
+
+
 def _request_line_error(self: Any, message: str) -> None:
     """send_error(400) for a request line refused, as the running http.server."""
     if _ERROR_HAS_STATUS_LINE:
@@ -353,7 +371,7 @@ def parse_request(handler: Any) -> bool:
 
     rfile = handler.rfile
     try:
-        pairs = read_head(rfile, _size_t(max_line()), _size_t(max_headers()),
+        pairs = read_head(rfile, _size_t(max_line()), _size_t(max_headers() + EXTRA_HEAD_LINE),
                           _size_t(handler.max_head_bytes))
     except HeadError as err:
         return reject_head(handler, err)
