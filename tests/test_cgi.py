@@ -39,7 +39,9 @@ if [ -n "$CONTENT_LENGTH" ]; then echo "body=$(head -c "$CONTENT_LENGTH")"; fi
 # Started as the test's user; with a uid, drops to it once the server's code
 # is imported (and compiled: the stdlib's CLI is its module's __main__ block).
 LAUNCH = r"""
-import argparse, contextlib, encodings.idna, http.server, os, sys
+# (the modules both CLIs import lazily: after the drop, an interpreter under
+# /root could not read them)
+import argparse, contextlib, encodings.idna, gettext, http.server, locale, os, sys
 which, directory, uid, gid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 args = ["--cgi", "-b", "127.0.0.1", "-d", directory, "0"]
 if which == "fasthttp":

@@ -9,7 +9,9 @@ tested separately in ``test_divergences``.
 from __future__ import annotations
 
 import html
+import http.client
 import importlib
+import io
 import os
 import re
 import sys
@@ -357,6 +359,16 @@ def test_edge_case_ids_unique():
     assert len(ids) == len(set(ids))
 
 
+def _stdlib_max_header_fields() -> int:
+    """99 up to 3.14 (http.client counts the blank line against its limit
+    of 100), 100 from 3.15."""
+    try:
+        http.client.parse_headers(io.BytesIO(b"X: y\r\n" * 100 + b"\r\n"))
+    except http.client.HTTPException:
+        return 99
+    return 100
+
+
 def test_harness_sanity(servers):
     """The harness itself: stdlib facts that the other tests rely on."""
     ex = exchange(servers.get("stdlib", "echo11"), GET11 * 2)
@@ -365,10 +377,11 @@ def test_harness_sanity(servers):
     assert [r.code for r in resps] == [200, 200]
     assert ex.do_calls == ["GET", "GET"]
     assert len(ex.log) == 2 and ex.log[0].endswith('"GET /x HTTP/1.1" 200 -')
-    ex = exchange(servers.get("stdlib", "echo10"), n_headers(100)).normalized()
+    fields = _stdlib_max_header_fields()
+    ex = exchange(servers.get("stdlib", "echo10"), n_headers(fields + 1)).normalized()
     assert ex.closed and ex.do_calls == []
     assert split_responses(ex.raw)[0].status_line == b"HTTP/1.0 431 Too many headers"
-    ex = exchange(servers.get("stdlib", "echo10"), n_headers(99))
+    ex = exchange(servers.get("stdlib", "echo10"), n_headers(fields))
     assert split_responses(ex.raw)[0].code == 200
     assert b"Date: <date>\r\n" in support.normalize_response_bytes(ex.raw)
     ex = exchange(servers.get("stdlib", "raiser"), GET11).normalized()
@@ -600,7 +613,8 @@ def test_public_names_and_subclassing():
         assert getattr(fh, name) is getattr(fhs, name), name
     for name in ("HTTPServer", "ThreadingHTTPServer", "BaseHTTPRequestHandler",
                  "SimpleHTTPRequestHandler", "CGIHTTPRequestHandler"):
-        assert issubclass(getattr(fh, name), getattr(hs, name)), name
+        if hasattr(hs, name):       # no CGI from 3.15
+            assert issubclass(getattr(fh, name), getattr(hs, name)), name
     assert fh.DEFAULT_ERROR_MESSAGE == hs.DEFAULT_ERROR_MESSAGE
     assert fh.DEFAULT_ERROR_CONTENT_TYPE == hs.DEFAULT_ERROR_CONTENT_TYPE
     b_fast, b_std = fh.BaseHTTPRequestHandler, hs.BaseHTTPRequestHandler
