@@ -151,7 +151,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.rfile.start_head(self.head_timeout)
 
     def handle_one_request(self) -> None:
-        # http.server's handle_one_request (3.9-3.13: the same), plus the
+        # http.server's handle_one_request (3.10-3.15: the same), plus the
         # end of the request body (_fh_end_body) when the request had one.
         try:
             self.raw_requestline = self.rfile.readline(65537)

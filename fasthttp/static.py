@@ -38,7 +38,6 @@ import select
 import shutil
 import socket
 import socketserver
-import sys
 import urllib.parse
 from http import HTTPStatus
 from typing import Any, BinaryIO, Literal, Optional, Union
@@ -48,9 +47,6 @@ from fasthttp import _core
 __all__ = ["FileServing"]
 
 _sendfile = getattr(os, "sendfile", None)
-
-# 3.9's send_head took any existing index path; 3.10+ only a regular file.
-_index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 
 # Bodies up to this size are read and written rather than sent with
 # sendfile when the writer queues a response (LoopHTTPServer): the head and
@@ -220,7 +216,7 @@ class FileServing:
                 return super().send_head()  # type: ignore[misc]  # the redirect
             for index in getattr(self, "index_pages", ("index.html", "index.htm")):
                 index = os.path.join(path, index)
-                if _index_ok(index):
+                if os.path.isfile(index):     # as http.server: a regular file only
                     path = index
                     break
             else:
