@@ -114,7 +114,10 @@ def test_corpus(servers, path, kind, mode):
         # Deliberate divergence: these handlers do not read a chunked body;
         # http.server parses it as the next request (400), fasthttp drops it
         # (README, "Where fasthttp is stricter"). The first response is the same.
-        assert std.raw.startswith(fast.raw) and b" 400 " in std.raw[len(fast.raw):]
+        # (the 400 read from the log: up to 3.13 the line-level error has no
+        # status line, and 3.10's error page names the code HTTPStatus.BAD_REQUEST)
+        assert std.raw.startswith(fast.raw) and len(std.raw) > len(fast.raw)
+        assert any(line.endswith('" 400 -') for line in std.log[len(fast.log):]), std.log
         assert std.log[:len(fast.log)] == fast.log and std.do_calls == fast.do_calls
         return
     assert_same_exchange(std, fast, data)
