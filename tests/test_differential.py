@@ -57,15 +57,20 @@ def assert_same_exchange(std: support.Exchange, fast: support.Exchange, request=
 
 
 def run_pair(servers, kind, steps, *, half_close=False):
-    """Run both sides; if they differ, re-run both with patient timeouts so a
-    difference caused by a slow moment of the machine is not reported."""
+    """Run both sides; if they differ, re-run both (twice at most) with
+    patient timeouts so that a difference caused by a slow moment of the
+    machine is not reported; nor the stdlib's close under a client still
+    sending (HTTP/1.0 pipelined, sent in pieces), whose RST can drop the
+    last bytes of its response before the client reads them."""
     def both(**timeouts):
         std = exchange(servers.get("stdlib", kind), steps, half_close=half_close, **timeouts)
         fast = exchange(servers.get("fasthttp", kind), steps, half_close=half_close, **timeouts)
         return std.normalized(), fast.normalized()
 
     std, fast = both()
-    if std != fast:
+    for _ in range(2):
+        if std == fast:
+            break
         std, fast = both(idle=support.PATIENT_IDLE_TIMEOUT,
                          first_byte=support.PATIENT_FIRST_BYTE_TIMEOUT)
     assert std.server_done, "stdlib server did not finish the connection in time"
