@@ -30,13 +30,15 @@ DEFAULT_ERROR_CONTENT_TYPE: str = _STDLIB_NAMES["DEFAULT_ERROR_CONTENT_TYPE"]
 
 
 def __getattr__(name: str) -> Any:
-    """Every other http.server name is the stdlib's own. A name the stdlib's
-    own module __getattr__ answers (3.15's deprecated __version__) warns as
-    it does, pointing at the code that asked."""
+    """Every other http.server name is the stdlib's own. 3.15's deprecated
+    __version__ (the stdlib's module __getattr__ answers it) warns as there,
+    pointing at the code that asked."""
     if name.startswith("__") and name != "__version__":
         raise AttributeError(name)
     if name in _STDLIB_NAMES:
         return _STDLIB_NAMES[name]
+    if name != "__version__":
+        return getattr(_stdlib, name)       # the stdlib's AttributeError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = getattr(_stdlib, name)
