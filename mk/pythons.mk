@@ -5,8 +5,11 @@
 #                       on the C path and the pure path; CPython's test_httpservers,
 #                       test_wsgiref and test_xmlrpc on stock http.server and on
 #                       fasthttp.server (C, pure), ours passing all stock passes;
-#                       as root, those suites again as the system user fasthttp-test (CPython skips
-#                       its CGI tests as root). A table per Python; ~10 min on 2 cores.
+#                       as root, those suites and tests/test_cgi.py again as the system
+#                       user fasthttp-test (CPython skips its CGI tests as root).
+#                       A table per Python; ~8 min on 2 cores.
+#                       A pytest test that fails is run again alone: one that passes
+#                       then is named as flaky in the table, one that fails again fails.
 #   make sid-tree       build (once) the Debian sid tree the SID_PYTHONS come from
 #
 # 3.10-3.13 come from pyenv (PYENV_ROOT); 3.14 and 3.15, which Debian 12 lacks, from
