@@ -5,30 +5,39 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 DIR    ?= .
 
-.PHONY: venv build test test-deps test-cpython bench load serve clean
+.PHONY: venv build build-ext test test-deps test-cpython bench load serve clean
 
-venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+# What building needs, and no more (make serve stops there).
+$(VENV)/.build-tools: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "setuptools>=77" "Cython>=3"
+	touch $@
+
+# The test and benchmark tools besides.
+venv: $(VENV)/.installed
+$(VENV)/.installed: $(VENV)/.build-tools
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -U "setuptools>=77" wheel "Cython>=3" \
-	    pytest hypothesis httptools pytest-benchmark
+	$(PY) -m pip install -q -U wheel pytest hypothesis httptools pytest-benchmark
 	touch $@
 
 # The C extension modules, built in place (a failed build is an error).
-build: venv
+# setup.py's build_ext compiles only what changed (a no-change run compiles nothing).
+build-ext: $(VENV)/.build-tools
 	$(PY) setup.py -q build_ext --inplace
+build: venv build-ext
 
-# The C parser's unit test; our tests and CPython's own http.server tests on
-# the C path, on the pure-Python fallback, and on the C path with interpreter
-# internals off (FASTHTTP_PUBLIC_API=1: the path newer CPythons take).
+# The README's test command: the C parser's unit test; on .venv's Python, the
+# C path with interpreter internals off (FASTHTTP_PUBLIC_API=1: the path newer
+# CPythons take); then every supported Python, 3.10 to 3.15 (test-pythons,
+# mk/pythons.mk): our tests on the C and the pure-Python path, and CPython's
+# own http.server suites on stock and on fasthttp, as root and unprivileged.
+# PYTHONS="3.12 3.13" narrows it (3.14 and 3.15 need root: a Debian chroot).
 test: build test-deps
 	$(MAKE) --no-print-directory test-c
-	FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q
-	FASTHTTP_PURE=1 $(PY) -m pytest -q
 	FASTHTTP_PUBLIC_API=1 FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q -p no:randomly \
 	    tests/test_api.py tests/test_differential.py tests/test_handler_socketless.py
-	$(MAKE) --no-print-directory test-cpython
+	PYTHONPATH=. FASTHTTP_PUBLIC_API=1 $(PY) tests/cpython_suite.py
+	$(MAKE) --no-print-directory test-pythons
 
 # System packages the tests use: nginx, for the reverse-proxy test. Installed
 # where we can (root with apt-get); elsewhere tests/test_nginx.py skips, saying so.
@@ -40,6 +49,8 @@ test-deps:
 	        apt-get install -y -qq nginx-light >/dev/null || echo "note: nginx-light did not install"; \
 	  else echo "note: no nginx and no apt-get as root: tests/test_nginx.py will skip"; fi; }
 
+# CPython's suites on .venv's Python alone (test-pythons runs them on every
+# Python, against stock): C path, pure path, C path on public API only.
 test-cpython: build
 	PYTHONPATH=. $(PY) tests/cpython_suite.py
 	PYTHONPATH=. FASTHTTP_PURE=1 $(PY) tests/cpython_suite.py
@@ -60,7 +71,7 @@ load: build
 	$(PY) bench/load.py --install-wrk --chart bench/results/load.png
 
 # Serve DIR (default: here) on PORT, like `python -m http.server`.
-serve: build
+serve: build-ext
 	$(PY) -m fasthttp $(PORT) --directory $(DIR)
 
 clean:

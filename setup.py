@@ -14,6 +14,7 @@ without its extension warns at import, unless FASTHTTP_PURE=1.
 FASTHTTP_CFLAGS adds flags to the compiler and the linker (sanitizers).
 Cython runs only when extensions are built, never on a plain import of this file.
 """
+import filecmp
 import os
 import shlex
 import shutil
@@ -24,8 +25,9 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PURE_MARK = os.path.join("fasthttp", "_built_pure")   # fasthttp/_core.py reads it
-GENERATED = os.path.join("build", "cython")    # the copies compiled as _sockio, _head ...
-# Pure modules compiled as their extension twin: fasthttp/<name>.py -> fasthttp._<name>.
+# Pure modules compiled as their extension twin: fasthttp/<name>.py -> fasthttp._<name>,
+# from a copy under build_ext's temp directory (one per interpreter: builds for
+# several Pythons at once share no file).
 ONE_SOURCE = ("sockio", "head", "request", "response")
 
 HELP = """
@@ -49,35 +51,41 @@ def _extensions():
     compile_args, link_args = _flags()
 
     def ext(name, sources):
+        # depends: the parser's header is no source, yet a change must rebuild.
         return Extension(name, sources=sources, include_dirs=["csrc"],
+                         depends=["csrc/fh_parser.h"],
                          extra_compile_args=compile_args, extra_link_args=link_args)
 
-    def copy(name):
-        return os.path.join(GENERATED, "fasthttp", "_%s.py" % name)
+    def source(name):       # build_ext points it at the copy (_copy_sources)
+        return os.path.join("fasthttp", "%s.py" % name)
 
     return [
-        ext("fasthttp._sockio", [copy("sockio")]),
-        ext("fasthttp._head", [copy("head"), "csrc/fh_parser.c"]),
-        ext("fasthttp._request", [copy("request")]),
-        ext("fasthttp._response", [copy("response")]),
+        ext("fasthttp._sockio", [source("sockio")]),
+        ext("fasthttp._head", [source("head"), "csrc/fh_parser.c"]),
+        ext("fasthttp._request", [source("request")]),
+        ext("fasthttp._response", [source("response")]),
     ]
 
 
-def _copy_sources():
+def _copy_sources(generated):
     """Each ONE_SOURCE module and its .pxd, under the extension's name, for
-    Cython (a copy only when it changed: an unchanged source is not
-    cythonized again)."""
-    out = os.path.join(GENERATED, "fasthttp")
+    Cython; a file is rewritten only when it differs (its mtime is Cython's
+    clock: an unchanged source is not cythonized again). Returns the copies'
+    paths by extension name."""
+    out = os.path.join(generated, "fasthttp")
     os.makedirs(out, exist_ok=True)
+    copies = {}
     for name in ONE_SOURCE:
         for src, dst in (("%s.py" % name, "_%s.py" % name), ("_%s.pxd" % name, "_%s.pxd" % name)):
             src = os.path.join("fasthttp", src)
             dst = os.path.join(out, dst)
-            if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
+            if not (os.path.exists(dst) and filecmp.cmp(src, dst, shallow=False)):
                 shutil.copyfile(src, dst)
+        copies["fasthttp._" + name] = os.path.join(out, "_%s.py" % name)
     init = os.path.join(out, "__init__.py")
     if not os.path.exists(init):
         open(init, "w").close()
+    return copies
 
 
 class build_cython_ext(build_ext):
@@ -92,10 +100,13 @@ class build_cython_ext(build_ext):
             from Cython.Build import cythonize
         except ImportError as exc:
             raise SystemExit(HELP.format(error="Cython is not installed: %s" % exc)) from exc
-        _copy_sources()
+        generated = os.path.join(self.build_temp, "cython")
+        copies = _copy_sources(generated)
+        for ext in self.extensions:
+            ext.sources = [copies[ext.name]] + ext.sources[1:]
         # The modules' annotations are for mypy; their C types come from the .pxd files.
         compiled = cythonize(
-            self.extensions, include_path=[GENERATED, HERE], build_dir=GENERATED,
+            self.extensions, include_path=[generated, HERE], build_dir=generated,
             compiler_directives={"language_level": "3", "annotation_typing": False,
                                  # the pure branch after `if cython.compiled: return`
                                  "warn.unreachable": False})

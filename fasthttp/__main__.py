@@ -273,6 +273,11 @@ def main(argv: list[str] | None = None,
     (CGIHTTPRequestHandler with --cgi), for embedding and tests."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.cgi and not hasattr(server, "CGIHTTPRequestHandler"):
+        # http.server has no CGI from 3.15 (its --cgi is gone: a usage error)
+        print("python -m fasthttp: error: --cgi needs Python 3.14 or older "
+              "(CGI was removed from http.server in 3.15)", file=sys.stderr)
+        return 2
     _check_arguments(parser, args)
     try:
         return _run(args, handler_class)

@@ -139,6 +139,7 @@ cpdef str reason(long code)
 cpdef object head_error(long code)
 cpdef object max_line()
 cpdef object max_headers()
+cpdef object max_head_lines()
 cpdef tuple parse_request_line(object line)
 
 cdef long _feed(Head head, object buf, Py_ssize_t base, Py_ssize_t n) except? -1000

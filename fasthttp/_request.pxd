@@ -5,7 +5,8 @@
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from fasthttp._head cimport Head, max_headers, max_line, parse_request_line, read_head
+from fasthttp._head cimport (Head, max_head_lines, max_headers, max_line, parse_request_line,
+                             read_head)
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)

@@ -173,7 +173,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.rfile.start_head(self.head_timeout)
 
     def handle_one_request(self) -> None:
-        # http.server's handle_one_request (3.9-3.13: the same), plus the
+        # http.server's handle_one_request (3.10-3.15: the same), plus the
         # end of the request body (_fh_end_body) when the request had one.
         try:
             self.raw_requestline = self.rfile.readline(65537)
@@ -238,3 +238,9 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
 
 
 _core.register_handler_class(BaseHTTPRequestHandler)
+if hasattr(_stdlib.BaseHTTPRequestHandler, "_colorize_request"):
+    # 3.15+ colours its log lines (_colorize): its own log_request and
+    # log_message then, set after register_handler_class so that the C
+    # path calls them as a subclass's, never writing the plain line itself.
+    BaseHTTPRequestHandler.log_request = _stdlib.BaseHTTPRequestHandler.log_request
+    BaseHTTPRequestHandler.log_message = _stdlib.BaseHTTPRequestHandler.log_message

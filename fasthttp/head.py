@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 from typing import Any, SupportsInt
 
 try:
@@ -45,7 +46,8 @@ from fasthttp.errors import HeadError
 if not cython.compiled:
     from fasthttp import headscan
 
-__all__ = ["HeadBuffer", "Head", "parse_request_line", "read_headers", "read_head",
+__all__ = ["HeadBuffer", "Head", "max_head_lines", "HUGE_LENGTH", "parse_request_line",
+           "read_headers", "read_head",
            "request_state", "content_length", "reason", "byte_class", "head_error",
            "HEAD_INCOMPLETE", "BODY_INCOMPLETE", "BLOCKING", "MAX_HEAD_BYTES"]
 
@@ -88,6 +90,30 @@ def max_line() -> int:
 def max_headers() -> int:
     """http.client's header-count limit, read when used (tests patch it)."""
     return _http_client["_MAXHEADERS"]  # type: ignore[no-any-return]
+
+
+def _stdlib_counts_blank_line() -> bool:
+    """Does http.client.parse_headers count the blank line that ends a head
+    against _MAXHEADERS (up to 3.14: 99 fields at most), or fields only
+    (3.15+: 100)? Probed, not keyed on version numbers."""
+    try:
+        fields = _http_client["_MAXHEADERS"]
+        http.client.parse_headers(io.BytesIO(b"X: y\r\n" * fields + b"\r\n"))
+    except http.client.HTTPException:
+        return True
+    return False
+
+
+# The head parser counts the ending blank line as http.server up to 3.14
+# does; on 3.15+ one line more takes as many fields as the running one.
+_EXTRA_HEAD_LINE = 0 if _stdlib_counts_blank_line() else 1
+
+
+def max_head_lines() -> int:
+    """The lines a header block may have, its ending blank line included, as
+    the running http.server counts them (http.client's _MAXHEADERS, read
+    when used)."""
+    return _http_client["_MAXHEADERS"] + _EXTRA_HEAD_LINE  # type: ignore[no-any-return]
 
 
 def reason(code: int) -> str:
@@ -337,6 +363,8 @@ def _learn_field(head: Head, field: int, raw: bytes, value_off: int, value_len: 
             head.host = HOST_OK if _valid_host(raw, value_off, value_len) else HOST_INVALID
     elif field == _F_CONTENT_LENGTH:
         length = _length_of(raw, value_off, value_len)
+        if length < 0 and _DIGITS.fullmatch(raw, value_off, value_off + value_len) is not None:
+            length = HUGE_LENGTH        # more than 18 digits (a rare path)
         if length < 0:
             head._seen |= _BAD_LENGTH
         elif head.content_length < 0:
@@ -400,6 +428,14 @@ def _length_of(raw: bytes, off: int, n: int) -> int:
     if cython.compiled:
         return c_content_length(raw, off, n)  # type: ignore[no-any-return,name-defined]  # noqa: F821
     return headscan.content_length(raw[off:off + n])
+
+
+#: A Content-Length of more than 18 digits: http.server takes any (RFC 9110
+#: 8.6: 1*DIGIT), so its handler runs; no body that long is ever read
+#: (read_body() refuses it, and the connection closes after the handler).
+#: Two such values count as the same.
+HUGE_LENGTH = (1 << 63) - 1
+_DIGITS = re.compile(rb"[0-9]+[ \t]*")
 
 
 def _valid_host(raw: bytes, off: int, n: int) -> bool:
@@ -595,7 +631,7 @@ def request_state(buf: HeadBuffer, max_inline_body: int) -> int:
     if line_len == 1 or (line_len == 2 and storage[start] == 13):
         return line_len         # an empty line: the handler just closes
     line_limit = _size_t(max_line())
-    lines_limit = _size_t(max_headers())
+    lines_limit = _size_t(max_head_lines())
     head_limit = _size_t(buf.max_head_bytes)
     head = buf._parsed
     if (head is None or head.at != buf._taken + line_len

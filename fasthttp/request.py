@@ -39,9 +39,17 @@ from fasthttp.head import (
 )
 
 if not cython.compiled:     # (the C build cimports them: _request.pxd)
-    from fasthttp.head import Head, max_headers, max_line, parse_request_line, read_head
+    from fasthttp.head import (
+        Head,
+        max_head_lines,
+        max_headers,
+        max_line,
+        parse_request_line,
+        read_head,
+    )
 
-__all__ = ["parse_request", "LazyHeaders", "message_of", "lenient_request_line", "head_refusal",
+__all__ = ["parse_request", "LazyHeaders", "message_of", "lenient_request_line",
+           "headless_http09", "head_refusal",
            "check_framing", "check_host", "refuse", "exact_message", "MESSAGE_TEMPLATE"]
 
 # -- the request line ------------------------------------------------------
@@ -71,6 +79,60 @@ def _stdlib_version_rules() -> tuple[bool, bool]:
 
 
 _REJECT_NON_DIGIT_VERSION, _REJECT_LONG_VERSION = _stdlib_version_rules()
+
+
+def _stdlib_request_line_rules() -> tuple[bool, bool, bool]:
+    """What the running http.server does that 3.14 changed, probed:
+
+    - a request-line error (bad version, bad syntax, a non-GET HTTP/0.9
+      request) answers with a status line and headers: request_version is
+      '' when send_error runs, not the default 'HTTP/0.9' (no status line);
+    - a 505 for an HTTP/2+ version carries that version;
+    - an HTTP/0.9 request (GET and a path) has no header block to read.
+    """
+    class Probe(_stdlib.BaseHTTPRequestHandler):
+        def __init__(self, raw: bytes) -> None:
+            self.raw_requestline = raw
+            self.rfile = io.BytesIO(b"X: y\r\n\r\n")
+            self.version_at_error: Optional[str] = None
+
+        def send_error(self, code: int, message: Optional[str] = None,
+                       explain: Optional[str] = None) -> None:
+            self.version_at_error = self.request_version
+
+    bad_syntax = Probe(b"GET / HTTP/1.1 x\r\n")
+    bad_syntax.parse_request()
+    too_new = Probe(b"GET / HTTP/2.0\r\n")
+    too_new.parse_request()
+    http09 = Probe(b"GET /\r\n")
+    http09.parse_request()
+    return (bad_syntax.version_at_error == "",
+            too_new.version_at_error == "HTTP/2.0",
+            http09.rfile.tell() == 0)
+
+
+_ERROR_HAS_STATUS_LINE, _VERSION_IN_505, _HTTP09_HEADLESS = _stdlib_request_line_rules()
+
+
+def _request_line_error(self: Any, message: str) -> None:
+    """send_error(400) for a request line refused, as the running http.server."""
+    if _ERROR_HAS_STATUS_LINE:
+        self.request_version = ""
+    self.send_error(HTTPStatus.BAD_REQUEST, message)
+
+
+def headless_http09(handler: Any) -> bool:
+    """After lenient_request_line: True for an HTTP/0.9 request (GET and a
+    path) where the running http.server reads no header block for it (3.14+).
+    handler.headers is then {} as the stdlib's, and nothing more is read."""
+    if not _HTTP09_HEADLESS or len(handler.requestline.split()) != 2:
+        return False
+    handler.headers = {}
+    handler.__dict__.pop("_fh_head", None)      # (no head: no body to end)
+    end_head = getattr(handler.rfile, "end_head", None)
+    if end_head is not None:        # our reader: its head deadline ends
+        end_head()
+    return True
 
 # RFC 9110 token, for methods on the lenient path.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -109,26 +171,25 @@ def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str
         version = words[-1]
         number = _lenient_version_number(version)
         if number is None:
-            self.send_error(HTTPStatus.BAD_REQUEST,
-                            "Bad request version (%r)" % version)
+            _request_line_error(self, "Bad request version (%r)" % version)
             return None
         if number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
             self.close_connection = False
         if number >= (2, 0):
+            if _VERSION_IN_505:
+                self.request_version = version
             self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                             "Invalid HTTP version (%s)" % version[5:])
             return None
         self.request_version = version
     if not 2 <= len(words) <= 3:
-        self.send_error(HTTPStatus.BAD_REQUEST,
-                        "Bad request syntax (%r)" % requestline)
+        _request_line_error(self, "Bad request syntax (%r)" % requestline)
         return None
     command, path = words[:2]
     if len(words) == 2:
         self.close_connection = True
         if command != "GET":
-            self.send_error(HTTPStatus.BAD_REQUEST,
-                            "Bad HTTP/0.9 request type (%r)" % command)
+            _request_line_error(self, "Bad HTTP/0.9 request type (%r)" % command)
             return None
     # The line as sent, less one terminator: rstrip('\r\n') above would
     # hide a bare CR before it.
@@ -139,8 +200,7 @@ def lenient_request_line(self: Any, requestline: str) -> Optional[tuple[str, str
         sent = sent[:-1]
     if not _TOKEN.match(command) or _REQUEST_LINE_CTL.search(str(sent, "iso-8859-1")):
         self.close_connection = True
-        self.send_error(HTTPStatus.BAD_REQUEST,
-                        "Bad request syntax (%r)" % requestline)
+        _request_line_error(self, "Bad request syntax (%r)" % requestline)
         return None
     return command, path
 
@@ -291,6 +351,8 @@ def parse_request(handler: Any) -> bool:
         if (major > 1 or (major == 1 and minor >= 1)) and protocol_version >= "HTTP/1.1":
             handler.close_connection = False
         if major >= 2:
+            if _VERSION_IN_505:
+                handler.request_version = requestline[len(requestline) - 8:]
             handler.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
                                "Invalid HTTP version (%d.%d)" % (major, minor))
             return False
@@ -306,9 +368,11 @@ def parse_request(handler: Any) -> bool:
         path = "/" + path.lstrip("/")
     handler.command = command
     handler.path = path
+    if line is None and headless_http09(handler):
+        return True
 
     try:
-        head = read_head(handler.rfile, max_line(), max_headers(), handler.max_head_bytes)
+        head = read_head(handler.rfile, max_line(), max_head_lines(), handler.max_head_bytes)
     except HeadError as err:
         status, reason, explain = head_refusal(err)
         return refuse(handler, status, reason, explain)

@@ -43,7 +43,6 @@ import shutil
 import socket
 import socketserver
 import stat
-import sys
 import urllib.parse
 from http import HTTPStatus
 from typing import Any, BinaryIO, Literal, Optional, Union
@@ -53,9 +52,6 @@ from fasthttp import _core
 __all__ = ["FileServing"]
 
 _sendfile = getattr(os, "sendfile", None)
-
-# 3.9's send_head took any existing index path; 3.10+ only a regular file.
-_index_ok = os.path.exists if sys.version_info < (3, 10) else os.path.isfile
 
 # Bodies up to this size are read and written rather than sent with
 # sendfile when the writer queues a response (LoopHTTPServer): the head and
@@ -72,11 +68,13 @@ _COPY_CHUNK = 64 * 1024         # bytes per read() where the body is copied (as 
 # Last-Modified text for an mtime. Together ~15 us of a ~45 us send_head.
 _MEMO_LIMIT = 1024
 _translated: dict[tuple[str, str], str] = {}
-_types: dict[tuple[type, int, str], str] = {}
+_types: dict[tuple[type, int, Optional[str], str], str] = {}
 _types_token: tuple[int, int] = (0, -1)
 _dates: dict[float, str] = {}
 _STD_TRANSLATE = http.server.SimpleHTTPRequestHandler.translate_path
 _STD_GUESS_TYPE = http.server.SimpleHTTPRequestHandler.guess_type
+# 3.15+: a file's response carries the handler's extra_response_headers (-H).
+_EXTRA_HEADERS = hasattr(http.server.SimpleHTTPRequestHandler, "_send_extra_response_headers")
 
 
 def _remember(memo: dict[Any, str], key: Any, value: str) -> str:
@@ -250,7 +248,7 @@ class FileServing:
                 return super().send_head()  # type: ignore[misc]  # the redirect
             for index in getattr(self, "index_pages", ("index.html", "index.htm")):
                 index = os.path.join(path, index)
-                if _index_ok(index):
+                if os.path.isfile(index):     # as http.server: a regular file only
                     path = index
                     break
             else:
@@ -300,6 +298,8 @@ class FileServing:
                 me.send_header("Content-Length", str(size))
                 me.send_header("Last-Modified", last_modified)
                 me.send_header("Accept-Ranges", "bytes")
+                if _EXTRA_HEADERS:
+                    self._send_extra_response_headers()
                 me.end_headers()
                 self._fh_body = (f, size)
                 return f
@@ -309,11 +309,30 @@ class FileServing:
             me.send_header("Content-Length", str(end - start + 1))
             me.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
             me.send_header("Last-Modified", last_modified)
+            if _EXTRA_HEADERS:
+                self._send_extra_response_headers()
             me.end_headers()
             return _FileRange(f, start, end - start + 1)
         except BaseException:
             f.close()
             raise
+
+    def _send_extra_response_headers(self) -> None:
+        """http.server's (3.15+): each of extra_response_headers that the
+        response does not have yet. The stdlib's reads a list its own
+        send_header keeps (and a keyword fasthttp's send_header does not
+        take); this one reads the header lines buffered so far, which every
+        send_header writes."""
+        extra = getattr(self, "extra_response_headers", None)
+        if extra is None:
+            return
+        me: Any = self
+        sent = {line.split(b":", 1)[0].lower()
+                for line in getattr(self, "_headers_buffer", ())
+                if b":" in line and not line.startswith(b"HTTP/")}
+        for header, value in extra:
+            if header.lower().encode("latin-1", "replace") not in sent:
+                me.send_header(header, value)
 
     def _fh_guess_type(self, path: str) -> str:
         me: Any = self
@@ -325,7 +344,8 @@ class FileServing:
         if token != _types_token:
             _types.clear()      # mimetypes.init() or add_type() since
             _types_token = token
-        key = (cls, len(me.extensions_map), path)
+        # 3.15's guess_type falls back on default_content_type (--content-type)
+        key = (cls, len(me.extensions_map), getattr(me, "default_content_type", None), path)
         return _types.get(key) or _remember(_types, key, me.guess_type(path))
 
     def _fh_not_modified(self, mtime: float) -> bool:

@@ -12,7 +12,9 @@
 # auditwheel repaired is removed). Work directories are temporary and removed.
 
 DIST          ?= dist
-DIST_VERSIONS ?= 3.9 3.10 3.11 3.12 3.13
+# pyenv's Pythons; 3.14 and 3.15 (from the sid tree, not pyenv) are built and
+# tested from source by make test-pythons, and as wheels by cibuildwheel.
+DIST_VERSIONS ?= 3.10 3.11 3.12 3.13
 PYENV_ROOT    ?= $(HOME)/.pyenv
 DIST_TOOLS    := $(VENV)/.dist-tools
 # DIST_QUICK=1: test each wheel on the C path only (no hypothesis, no CPython suite)

@@ -133,9 +133,11 @@ def echo_dump(handler, body: bytes | None) -> str:
         f"headers_items={list(h.items())!a}",
         f"headers_keys={list(h.keys())!a}",
     ]
+    # (3.14+: an HTTP/0.9 request's headers are a plain {}, no Message)
+    get_all = getattr(h, "get_all", lambda name: None)
     for name in ECHO_GET_ALL:
-        lines.append(f"get_all[{name}]={h.get_all(name)!a} get={h.get(name)!a}")
-    lines.append(f"defects={[type(d).__name__ for d in h.defects]!a}")
+        lines.append(f"get_all[{name}]={get_all(name)!a} get={h.get(name)!a}")
+    lines.append(f"defects={[type(d).__name__ for d in getattr(h, 'defects', ())]!a}")
     lines.append(f"str_headers={_safe(lambda: str(h))}")
     if hasattr(h, "shout"):
         lines.append(f"custom_message_method={h.shout()!a}")
@@ -681,11 +683,11 @@ def handler_state(h) -> dict[str, Any]:
         st["headers"] = {
             "type": f"{type(headers).__module__}.{type(headers).__qualname__}",
             "items": list(headers.items()),
-            "defects": [type(d).__name__ for d in headers.defects],
+            "defects": [type(d).__name__ for d in getattr(headers, "defects", ())],
             "str": _safe(lambda: str(headers)),
             "payload": headers.get_payload() if isinstance(headers, email.message.Message) else None,
             # every attribute the email parser left on the message object
-            "vars": sorted((k, repr(v)) for k, v in vars(headers).items()),
+            "vars": sorted((k, repr(v)) for k, v in getattr(headers, "__dict__", {}).items()),
         }
     return st
 

@@ -9,7 +9,9 @@ tested separately in ``test_divergences``.
 from __future__ import annotations
 
 import html
+import http.client
 import importlib
+import io
 import os
 import re
 import sys
@@ -55,15 +57,20 @@ def assert_same_exchange(std: support.Exchange, fast: support.Exchange, request=
 
 
 def run_pair(servers, kind, steps, *, half_close=False):
-    """Run both sides; if they differ, re-run both with patient timeouts so a
-    difference caused by a slow moment of the machine is not reported."""
+    """Run both sides; if they differ, re-run both (twice at most) with
+    patient timeouts so that a difference caused by a slow moment of the
+    machine is not reported; nor the stdlib's close under a client still
+    sending (HTTP/1.0 pipelined, sent in pieces), whose RST can drop the
+    last bytes of its response before the client reads them."""
     def both(**timeouts):
         std = exchange(servers.get("stdlib", kind), steps, half_close=half_close, **timeouts)
         fast = exchange(servers.get("fasthttp", kind), steps, half_close=half_close, **timeouts)
         return std.normalized(), fast.normalized()
 
     std, fast = both()
-    if std != fast:
+    for _ in range(2):
+        if std == fast:
+            break
         std, fast = both(idle=support.PATIENT_IDLE_TIMEOUT,
                          first_byte=support.PATIENT_FIRST_BYTE_TIMEOUT)
     assert std.server_done, "stdlib server did not finish the connection in time"
@@ -112,7 +119,10 @@ def test_corpus(servers, path, kind, mode):
         # Deliberate divergence: these handlers do not read a chunked body;
         # http.server parses it as the next request (400), fasthttp drops it
         # (README, "Where fasthttp is stricter"). The first response is the same.
-        assert std.raw.startswith(fast.raw) and b" 400 " in std.raw[len(fast.raw):]
+        # (the 400 read from the log: up to 3.13 the line-level error has no
+        # status line, and 3.10's error page names the code HTTPStatus.BAD_REQUEST)
+        assert std.raw.startswith(fast.raw) and len(std.raw) > len(fast.raw)
+        assert any(line.endswith('" 400 -') for line in std.log[len(fast.log):]), std.log
         assert std.log[:len(fast.log)] == fast.log and std.do_calls == fast.do_calls
         return
     assert_same_exchange(std, fast, data)
@@ -366,6 +376,16 @@ def test_edge_case_ids_unique():
     assert len(ids) == len(set(ids))
 
 
+def _stdlib_max_header_fields() -> int:
+    """99 up to 3.14 (http.client counts the blank line against its limit
+    of 100), 100 from 3.15."""
+    try:
+        http.client.parse_headers(io.BytesIO(b"X: y\r\n" * 100 + b"\r\n"))
+    except http.client.HTTPException:
+        return 99
+    return 100
+
+
 def test_harness_sanity(servers):
     """The harness itself: stdlib facts that the other tests rely on."""
     ex = exchange(servers.get("stdlib", "echo11"), GET11 * 2)
@@ -374,10 +394,11 @@ def test_harness_sanity(servers):
     assert [r.code for r in resps] == [200, 200]
     assert ex.do_calls == ["GET", "GET"]
     assert len(ex.log) == 2 and ex.log[0].endswith('"GET /x HTTP/1.1" 200 -')
-    ex = exchange(servers.get("stdlib", "echo10"), n_headers(100)).normalized()
+    fields = _stdlib_max_header_fields()
+    ex = exchange(servers.get("stdlib", "echo10"), n_headers(fields + 1)).normalized()
     assert ex.closed and ex.do_calls == []
     assert split_responses(ex.raw)[0].status_line == b"HTTP/1.0 431 Too many headers"
-    ex = exchange(servers.get("stdlib", "echo10"), n_headers(99))
+    ex = exchange(servers.get("stdlib", "echo10"), n_headers(fields))
     assert split_responses(ex.raw)[0].code == 200
     assert b"Date: <date>\r\n" in support.normalize_response_bytes(ex.raw)
     ex = exchange(servers.get("stdlib", "raiser"), GET11).normalized()
@@ -615,7 +636,8 @@ def test_public_names_and_subclassing():
         assert getattr(fh, name) is getattr(fhs, name), name
     for name in ("HTTPServer", "ThreadingHTTPServer", "BaseHTTPRequestHandler",
                  "SimpleHTTPRequestHandler", "CGIHTTPRequestHandler"):
-        assert issubclass(getattr(fh, name), getattr(hs, name)), name
+        if hasattr(hs, name):       # no CGI from 3.15
+            assert issubclass(getattr(fh, name), getattr(hs, name)), name
     assert fh.DEFAULT_ERROR_MESSAGE == hs.DEFAULT_ERROR_MESSAGE
     assert fh.DEFAULT_ERROR_CONTENT_TYPE == hs.DEFAULT_ERROR_CONTENT_TYPE
     b_fast, b_std = fh.BaseHTTPRequestHandler, hs.BaseHTTPRequestHandler

@@ -265,9 +265,13 @@ def _calls_of(run_cls, data, normalize_date=True):
         except Exception as e:
             exc = f"{type(e).__name__}: {e}"
     out = wfile.getvalue()
+    calls = h.calls
     if normalize_date:
         out = support.normalize_response_bytes(out)
-    return out, support.normalize_log(err.getvalue().splitlines()), exc, h.calls, support.handler_state(h)
+        # and the Date a send_header call records: the two runs may straddle a second
+        calls = [c[:2] + ("<date>",) if c[:2] == ("'send_header'", "'Date'") else c
+                 for c in calls]
+    return out, support.normalize_log(err.getvalue().splitlines()), exc, calls, support.handler_state(h)
 
 
 @pytest.mark.parametrize("name", HOOK_REQUESTS)
