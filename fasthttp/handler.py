@@ -21,7 +21,8 @@ import socket
 from http import HTTPStatus
 from typing import Any, Optional
 
-from fasthttp import _core, body, engine, head
+from fasthttp import _core, body, head
+from fasthttp.connection import adopting
 from fasthttp.errors import BodyError
 
 __all__ = ["BaseHTTPRequestHandler"]
@@ -151,7 +152,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
         # socketserver's loop of handle_one_request(), plus the request-head
         # deadline, and a quiet end when read_body() refused a body (it has
         # already answered and marked the connection for closing).
-        if engine.adopting.sock is self.__dict__.get("request"):
+        if adopting.sock is self.__dict__.get("request"):
             return      # the engine is creating us: it calls handle_one_request
         self.close_connection = True
         try:
@@ -164,7 +165,7 @@ class BaseHTTPRequestHandler(_stdlib.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def finish(self) -> None:
-        if engine.adopting.sock is self.__dict__.get("request"):
+        if adopting.sock is self.__dict__.get("request"):
             return      # as in handle(): the engine finishes us when it closes
         super().finish()
 

@@ -466,3 +466,36 @@ def test_a_handler_writing_to_its_socket_keeps_the_order(server_class):
         responses = data.split(b"HTTP/1.1 200 OK\r\n")
         assert responses[0] == b"" and len(responses) == 3
         assert all(r.endswith(b"\r\n\r\nstraight to the socket") for r in responses[1:])
+
+
+class OwnHandle(Hello):
+    """A handle() of its own (as werkzeug's): a thread per connection."""
+
+    def handle(self):
+        super().handle()
+
+
+class Unbuffered(Hello):
+    """An unbuffered rfile (as the CGI handler's): a thread per connection."""
+    rbufsize = 0
+
+
+@pytest.mark.parametrize("handler", [OwnHandle, Unbuffered], ids=["own-handle", "unbuffered"])
+@pytest.mark.parametrize("first", [b"", b"G", b"GET / HTTP/1.1\r\nHost"], ids=["silent", "byte",
+                                                                              "half-head"])
+def test_handler_classes_of_their_own_take_a_thread_only_with_a_head(handler, first):
+    """Classes the engine serves a thread per connection (a handle() of
+    their own, an unbuffered rfile as --cgi's) take that thread only once a
+    whole request head is in: stalled clients hold none (70 of them locked
+    --cgi out, with no time limit), and a new client is served at once."""
+    with serving(fasthttp.ThreadingHTTPServer, handler, max_connections=8) as httpd:
+        address = httpd.server_address
+        assert worst_latency(address, 2) < PROMPT
+        threads = threading.active_count()
+        hostile = connect_many(address, 100, first)
+        try:
+            time.sleep(0.5)
+            assert worst_latency(address, 5) < PROMPT
+            assert threading.active_count() <= threads + 2
+        finally:
+            close_all(hostile)
