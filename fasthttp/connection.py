@@ -227,9 +227,11 @@ class Connection:
         (it is, but the handler reads part of it as it arrives, or answers
         what is there), or INCOMPLETE (wait for more bytes)."""
         rfile, handler = self.rfile, self.handler
+        length: int
         if self.scanned > 0 and not _blank_line_since(rfile, self.scanned):
-            return INCOMPLETE       # still no end of the head: no need to parse
-        length: int = _core.request_state(rfile, self.engine.server.max_buffered_body)
+            length = HEAD_INCOMPLETE    # still no end of the head: no need to parse
+        else:
+            length = _core.request_state(rfile, self.engine.server.max_buffered_body)
         if length == HEAD_INCOMPLETE:
             if not (self.closing or (not self.scanned and _no_header_block(rfile))
                     or rfile.buffered() > MAX_REQUEST_LINE + handler.max_head_bytes):

@@ -86,14 +86,15 @@ def test_same_answers_as_threading(data):
 class Sleepy(Echo):
     def do_GET(self):
         if self.path == "/sleep":
-            time.sleep(0.5)
+            time.sleep(2.0)
         self._answer()
 
 
 @pytest.mark.parametrize("server_class", [fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer])
 def test_requests_run_where_they_complete_and_a_blocked_handler_moves_the_loop(server_class):
-    """Quick requests all run on the one thread that leads the loop (no
-    hand-off per request); a handler that sleeps keeps its thread while
+    """Quick requests run on the thread that leads the loop (no hand-off per
+    request: one thread, or two where a loaded machine made one of them
+    slower than handoff_after); a handler that sleeps keeps its thread while
     another thread takes the loop and answers everyone else at once."""
     Sleepy.threads = set()
     httpd, thread = start(server_class, Sleepy)
@@ -102,17 +103,19 @@ def test_requests_run_where_they_complete_and_a_blocked_handler_moves_the_loop(s
         for i in range(5):
             assert converse(address, b"GET /%d HTTP/1.1\r\nConnection: close\r\n\r\n" % i,
                             idle=TIMEOUT).startswith(b"HTTP/1.1 200 ")
-        assert len(Sleepy.threads) == 1 and "serve_forever" not in Sleepy.threads
+        assert len(Sleepy.threads) <= 2 and "serve_forever" not in Sleepy.threads
+        Sleepy.threads = set()
         sleeper = threading.Thread(target=converse, args=(address, b"GET /sleep HTTP/1.1\r\n"
-                                                          b"Connection: close\r\n\r\n"))
+                                                          b"Connection: close\r\n\r\n"),
+                                   kwargs={"idle": TIMEOUT})
         sleeper.start()
         time.sleep(0.1)             # the sleeping handler runs
         began = time.monotonic()
         answer = converse(address, b"GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n",
                           idle=TIMEOUT)
-        assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - began < 0.25
+        assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - began < 1.0
         sleeper.join(TIMEOUT)
-        assert len(Sleepy.threads) == 2
+        assert len(Sleepy.threads) >= 2     # the sleeper's, and the loop's
     finally:
         stop(httpd, thread)
 
