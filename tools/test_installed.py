@@ -37,6 +37,8 @@ def _layout(tmp: Path) -> Path:
     shutil.copytree(TESTS, tests, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if (PROJECT / "deploy").is_dir():      # the nginx test's configuration
         shutil.copytree(PROJECT / "deploy", tmp / "src" / "deploy")
+    # the README: tests hold the CLI's help and the deploy files to what it says
+    shutil.copy2(PROJECT / "README.md", tmp / "src" / "README.md")
     return tests
 
 
