@@ -83,7 +83,7 @@ class Connection:
     __slots__ = ("engine", "sock", "fd", "address", "handler", "rfile", "wfile", "deadline",
                  "recv_deadline", "send_deadline", "events", "scanned", "reading_body",
                  "body_scan", "closing", "detached", "tls", "handshaking", "idle_timeout",
-                 "failed", "queued", "__weakref__")
+                 "failed", "queued", "waited", "__weakref__")
 
     def __init__(self, engine: Engine, sock: socket.socket, address: Any) -> None:
         self.engine = engine
@@ -108,6 +108,9 @@ class Connection:
         self.handshaking = False
         self.failed = False     # the handler raised (the error hook has heard it)
         self.queued = 0         # its output queued in memory, as last counted
+        # Its last handler waited (the lead went on without it): its next one
+        # gets the lead handed on before it starts, not a watchdog bound later.
+        self.waited = False
         # What the socket's timeout is while the engine has it (a handler
         # sees a blocking socket, as with http.server): None for plain TCP
         # (the engine passes MSG_DONTWAIT), 0.0 for TLS (which takes no flags).
@@ -282,8 +285,16 @@ class Connection:
         if self.idle_timeout != timeout:
             sock.settimeout(timeout)
         leading = not self.detached
+        started = 0.0
         if leading:
             engine.crew.running(self)
+            if self.waited:
+                # A handler that waits on this connection is likely to wait
+                # again (a client of a slow endpoint): no watchdog bound of
+                # a stalled loop per request, the cost of a thread switch
+                # instead, as with a thread per connection.
+                started = time.monotonic()
+                engine.crew.hand_on_now(self)
         try:
             handler.handle_one_request()
         except BodyError:                   # read_body() answered already
@@ -295,6 +306,9 @@ class Connection:
         finally:
             if leading and not engine.crew.finished(member):
                 self.detached = True        # (set by detach() already; for clarity)
+                # It waited, unless it was handed on in advance and proved quick.
+                self.waited = not started or \
+                    time.monotonic() - started >= engine.crew.handoff_after
             if not self.wfile.queueing:     # the handler took the socket (handler.py)
                 self.wfile.start_queueing(engine.server.max_output_buffer)
             if sock.gettimeout() != self.idle_timeout:

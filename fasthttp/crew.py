@@ -10,7 +10,10 @@ to a follower first, and the old leader finishes its request on its own:
 - a wait it cannot see (time.sleep, a database, a CGI child, a long
   computation) is noticed by the watchdog, watch(), which runs on the thread
   that called serve_forever(): a handler still running ``handoff_after``
-  seconds after it began gets the lead taken from it.
+  seconds after it began gets the lead taken from it;
+- a handler on a connection whose last handler waited is likely to wait
+  too: the lead goes on before it starts (Connection.run_handler), so a
+  client of a slow endpoint stalls the loop once, not once per request.
 
 The new leader is an idle spare thread, or a new one while fewer than
 ``max_handlers`` handlers run at once; otherwise the lead stays where it is

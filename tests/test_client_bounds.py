@@ -126,6 +126,42 @@ def test_a_sleeping_handler_delays_others_by_the_watchdog_bound(server_class):
         sleeper.join(TIMEOUT)
 
 
+def keepalive_get(sock, path):
+    """One GET on an open keep-alive connection (Sleeper's 16 KiB body)."""
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+    data = b""
+    while not data.endswith(Hello.body):
+        chunk = sock.recv(65536)
+        assert chunk
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("server_class", SERVERS, ids=IDS)
+def test_a_connection_whose_handler_waited_hands_the_loop_on_before_the_next(server_class):
+    """A watchdog bound of 2 s: the first slow request on a connection
+    stalls others until the watchdog takes the loop from it; the next one on
+    that connection, shorter than the bound, stalls nobody (the lead goes on
+    before it starts), and a quick one after it makes it ordinary again."""
+    with serving(server_class, Sleeper, handoff_after=2.0) as httpd:
+        address = httpd.server_address
+        with socket.create_connection(address, timeout=TIMEOUT) as slow:
+            first = threading.Thread(target=keepalive_get, args=(slow, "/sleep?2.5"))
+            first.start()
+            time.sleep(0.2)
+            took, _, _ = fetch(address)
+            assert took > 1.0               # the watchdog's bound, once
+            first.join(TIMEOUT)
+            second = threading.Thread(target=keepalive_get, args=(slow, "/sleep?1.5"))
+            second.start()
+            time.sleep(0.2)
+            assert worst_latency(address, 5) < PROMPT
+            second.join(TIMEOUT)
+            keepalive_get(slow, "/")        # quick: the rule is off again
+            conn = next(iter(httpd._fh_engine.conns.values()))
+            assert conn.waited is False
+
+
 def test_handlers_at_once_are_bounded_and_the_rest_wait_in_order():
     """max_connections handlers run at once; further requests wait their
     turn (none refused), and the threads shrink back after the burst."""
