@@ -162,23 +162,27 @@ def serve(httpd) -> None:
         httpd.server_close()
 
 
-def serve_threading(kind: str, port: int) -> None:
+def threading_parts(kind: str):
+    """(handler base class, server class, tuned) of a Python KIND: stdlib*, fasthttp*."""
     if kind.startswith("fasthttp"):
         fasthttp = import_fasthttp()
-        handler = make_hello_handler(fasthttp.BaseHTTPRequestHandler, tuned=(kind == "fasthttp-tuned"))
-        server_cls = (fasthttp.LoopHTTPServer if kind == "fasthttp-loop"
-                      else fasthttp.ThreadingHTTPServer)
         sys.stderr.write(
             f"fasthttp {getattr(fasthttp, '__version__', '?')} from {fasthttp.__file__}, "
             f"accelerated={getattr(fasthttp, 'accelerated', '?')}\n"
         )
-    else:
-        import http.server  # noqa: PLC0415
+        server_cls = (fasthttp.LoopHTTPServer if kind == "fasthttp-loop"
+                      else fasthttp.ThreadingHTTPServer)
+        return fasthttp.BaseHTTPRequestHandler, server_cls, kind == "fasthttp-tuned"
+    import http.server  # noqa: PLC0415
 
-        handler = make_hello_handler(http.server.BaseHTTPRequestHandler, tuned=(kind == "stdlib-tuned"))
-        server_cls = http.server.ThreadingHTTPServer
+    return http.server.BaseHTTPRequestHandler, http.server.ThreadingHTTPServer, kind == "stdlib-tuned"
+
+
+def serve_threading(kind: str, port: int, make_handler=make_hello_handler) -> None:
+    """A Python KIND's server with make_handler(base, tuned=...)'s handler (the hello one)."""
+    base, server_cls, tuned = threading_parts(kind)
     processes.raise_nofile()    # bench/memory.py holds thousands of connections
-    serve(server_cls(("127.0.0.1", port), handler))
+    serve(server_cls(("127.0.0.1", port), make_handler(base, tuned=tuned)))
 
 
 def serve_uvicorn(kind: str, port: int) -> None:
