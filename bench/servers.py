@@ -12,6 +12,9 @@ KIND is one of:
   fasthttp-loop    fasthttp.LoopHTTPServer (one event loop, handlers inline), same handler
   uvicorn          uvicorn, http=httptools, loop=asyncio, raw ASGI hello app
   uvicorn-uvloop   uvicorn, http=httptools, loop=uvloop, raw ASGI hello app
+  granian          granian (Rust), WSGI interface, one worker process with one runtime thread
+                   and one blocking thread (the one Python thread that runs the app), HTTP/1
+                   only, no log; a child of this process, which ends it by PID (as nginx)
   nginx            nginx (Debian's nginx-light), one worker, ``return 200`` of the same body,
                    keep-alive, no access log; its own temporary prefix, conf and pid file.
                    This process starts it (``daemon off``), waits, and ends it by PID: the
@@ -48,7 +51,7 @@ assert len(BODY) == 13
 CONTENT_LENGTH = str(len(BODY))
 
 KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "fasthttp-loop", "uvicorn",
-         "uvicorn-uvloop", "nginx")
+         "uvicorn-uvloop", "granian", "nginx")
 
 # One worker, keep-alive without a per-connection request limit (the Python servers have
 # none; nginx's default of 1,000 would make wrk reconnect), the hello body as text/plain.
@@ -144,6 +147,12 @@ async def hello_asgi(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 
 
+def hello_wsgi(environ, start_response):
+    """The WSGI hello app (granian's): the same headers and body as the handlers."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", CONTENT_LENGTH)])
+    return [BODY]
+
+
 def _ready(port: int) -> None:
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
@@ -212,6 +221,19 @@ def serve_uvicorn(kind: str, port: int) -> None:
     server = uvicorn.Server(config)
     _ready(sock.getsockname()[1])
     server.run(sockets=[sock])
+
+
+def serve_granian(port: int) -> None:
+    """Run granian as a child of this process until SIGTERM / Ctrl-C; READY once it answers."""
+    port = port or processes.free_port()    # as nginx: a port chosen beforehand, polled
+    argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--runtime-threads", "1",
+            "--blocking-threads", "1", "--http", "1", "--no-ws", "--no-log",
+            "--working-dir", str(processes.BENCH_DIR), "servers:hello_wsgi"]
+    with processes.ServerProcess("granian", argv, port=port) as granian:
+        granian.wait_ready()
+        _ready(port)
+        granian.proc.wait()
 
 
 def nginx_binary(name: str = "nginx"):
@@ -297,7 +319,8 @@ def fasthttp_description() -> str | None:
 def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
     """(the kinds of *wanted* that can run here, {kind: why not} for the others)."""
     missing = fasthttp_missing()
-    need = {"uvicorn": ("uvicorn", "httptools"), "uvicorn-uvloop": ("uvicorn", "httptools", "uvloop")}
+    need = {"uvicorn": ("uvicorn", "httptools"), "uvicorn-uvloop": ("uvicorn", "httptools", "uvloop"),
+            "granian": ("granian",)}
     run, skipped = [], {}
     for kind in wanted:
         absent = [m for m in need.get(kind, ()) if not processes.have_module(m)]
@@ -323,6 +346,8 @@ def main(argv=None) -> int:
             serve_nginx(port)
         elif kind.startswith("uvicorn"):
             serve_uvicorn(kind, port)
+        elif kind == "granian":
+            serve_granian(port)
         else:
             serve_threading(kind, port)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ ENGINE_MEMORY_ARGS   ?=
 bench-engine: bench-engine-load bench-engine-pipeline bench-engine-memory
 
 bench-engine-deps: build
-	$(PY) -m pip install -q uvicorn uvloop httptools matplotlib
+	$(PY) -m pip install -q uvicorn uvloop httptools granian matplotlib
 	@command -v strace >/dev/null || apt-get install -y strace || \
 	    { apt-get update && apt-get install -y strace; } || echo "no strace: no syscall counts"
 
