@@ -2,15 +2,15 @@
 #
 #   make bench-engine           all three below, in order
 #   make bench-engine-load      bench/load.py: wrk -t1 -c1/-c32, 3 rounds x 5 s; nginx (one worker,
-#                               return 200), uvicorn+httptools(+uvloop), fasthttp (loop and
-#                               threading), http.server (tuned and as-is); table + load.png
+#                               return 200), uvicorn+httptools(+uvloop), granian (WSGI), fasthttp
+#                               (loop and threading), http.server (tuned and as-is); table + load.png
 #   make bench-engine-pipeline  bench/pipeline.py: 20,000 pipelined requests on one connection,
 #                               server CPU/request vs the tuned stdlib, strace -c syscalls/request
 #   make bench-engine-memory    bench/memory.py: 5,000 idle keep-alive connections, RSS per
 #                               connection, a new client's latency meanwhile
 #
-# wrk, nginx-light and strace come from apt-get, uvicorn/uvloop/httptools/matplotlib from pip,
-# each only when missing. Everything runs on 127.0.0.1; every process is ended by its PID.
+# wrk, nginx-light and strace come from apt-get, uvicorn/uvloop/httptools/granian/matplotlib
+# from pip, each only when missing. Everything runs on 127.0.0.1; every process is ended by its PID.
 
 ENGINE_LOAD_ARGS     ?=
 ENGINE_PIPELINE_ARGS ?=
