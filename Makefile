@@ -67,7 +67,7 @@ bench: build
 # End-to-end load test: each server in its own process on 127.0.0.1, driven by
 # wrk; prints the table and draws bench/results/load.png (the README's chart).
 load: build
-	$(PY) -m pip install -q uvicorn uvloop httptools matplotlib
+	$(PY) -m pip install -q uvicorn uvloop httptools granian matplotlib
 	$(PY) bench/load.py --install-wrk --chart bench/results/load.png
 
 # Serve DIR (default: here) on PORT, like `python -m http.server`.

@@ -15,6 +15,8 @@ Servers (bench/servers.py, ``python bench/servers.py KIND PORT``), all answering
   fasthttp-loop   fasthttp.LoopHTTPServer: the same handler on one event loop
   uvicorn         uvicorn + httptools, asyncio loop, raw ASGI app  } only if uvicorn is
   uvicorn-uvloop  uvicorn + httptools, uvloop loop, raw ASGI app   } importable (--install-peers)
+  granian         granian, WSGI, one worker, one runtime and one blocking thread; only if
+                  granian is importable (--install-peers)
   nginx           nginx-light, one worker, ``return 200`` with the same body, keep-alive, no
                   access log; only if nginx is installed (--install-nginx: apt-get nginx-light)
 
@@ -55,11 +57,11 @@ from tables import add_ratios, fmt, fmt_ms, fmt_x, log, render, summarize  # noq
 
 ALL_SERVERS = list(servers.KINDS)
 # In table and chart order: the references on the outside, fasthttp in the middle.
-DEFAULT_SERVERS = ["nginx", "fasthttp-loop", "fasthttp", "uvicorn-uvloop", "uvicorn", "stdlib-tuned",
-                   "stdlib"]
+DEFAULT_SERVERS = ["nginx", "fasthttp-loop", "fasthttp", "granian", "uvicorn-uvloop", "uvicorn",
+                   "stdlib-tuned", "stdlib"]
 REFERENCES = ["nginx", "stdlib-tuned", "stdlib", "uvicorn-uvloop"]   # req/s ratios
 CPU_REFERENCES = ["nginx", "stdlib-tuned"]                           # CPU-per-request ratios
-PEER_PACKAGES = ["uvicorn", "httptools", "uvloop"]
+PEER_PACKAGES = ["uvicorn", "httptools", "uvloop", "granian"]
 
 
 # --------------------------------------------------------------------------- prerequisites
@@ -88,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "(body-less) instead of wrk's minimal GET")
     ap.add_argument("--json", metavar="PATH", help="results file (default bench/results/load-<time>.json)")
     ap.add_argument("--chart", metavar="PATH", help="also write a PNG bar chart of req/s")
-    ap.add_argument("--install-peers", action="store_true", help="pip install uvicorn httptools uvloop if missing")
+    ap.add_argument("--install-peers", action="store_true", help="pip install uvicorn httptools uvloop granian if missing")
     ap.add_argument("--install-wrk", action="store_true", help="apt-get install -y wrk if missing")
     ap.add_argument("--install-nginx", action="store_true", help="apt-get install -y nginx-light if missing")
     args = ap.parse_args(argv)

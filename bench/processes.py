@@ -261,10 +261,11 @@ class ServerProcess:
         """{'rss', 'fds', 'threads'} of the server process."""
         return sample(self.pid)
 
-    def wait_stable(self, seconds: float = 10.0, hold: float = 0.5,
-                    fds_at_most: int | None = None) -> tuple[dict[str, int], float]:
+    def wait_stable(self, seconds: float = 10.0, hold: float = 0.5, fds_at_most: int | None = None,
+                    fds_at_least: int | None = None) -> tuple[dict[str, int], float]:
         """Sample until threads and fds have not changed for *hold* seconds (and fds are down
-        to *fds_at_most*, when given), for at most *seconds*: (the last sample, seconds waited)."""
+        to *fds_at_most* / up to *fds_at_least*, when given), for at most *seconds*: (the last
+        sample, seconds waited)."""
         start = since = time.monotonic()
         last = self.sample()
         while time.monotonic() - start < seconds:
@@ -273,7 +274,8 @@ class ServerProcess:
             if (s["threads"], s["fds"]) != (last["threads"], last["fds"]):
                 since = time.monotonic()
             elif (time.monotonic() - since >= hold
-                  and (fds_at_most is None or s["fds"] <= fds_at_most)):
+                  and (fds_at_most is None or s["fds"] <= fds_at_most)
+                  and (fds_at_least is None or s["fds"] >= fds_at_least)):
                 return s, time.monotonic() - start
             last = s
         return last, time.monotonic() - start

@@ -12,6 +12,9 @@ KIND is one of:
   fasthttp-loop    fasthttp.LoopHTTPServer (one event loop, handlers inline), same handler
   uvicorn          uvicorn, http=httptools, loop=asyncio, raw ASGI hello app
   uvicorn-uvloop   uvicorn, http=httptools, loop=uvloop, raw ASGI hello app
+  granian          granian (Rust), WSGI interface, one worker process with one runtime thread
+                   and one blocking thread (the one Python thread that runs the app), HTTP/1
+                   only, no log; a child of this process, which ends it by PID (as nginx)
   nginx            nginx (Debian's nginx-light), one worker, ``return 200`` of the same body,
                    keep-alive, no access log; its own temporary prefix, conf and pid file.
                    This process starts it (``daemon off``), waits, and ends it by PID: the
@@ -48,7 +51,7 @@ assert len(BODY) == 13
 CONTENT_LENGTH = str(len(BODY))
 
 KINDS = ("stdlib", "stdlib-tuned", "fasthttp", "fasthttp-tuned", "fasthttp-loop", "uvicorn",
-         "uvicorn-uvloop", "nginx")
+         "uvicorn-uvloop", "granian", "nginx")
 
 # One worker, keep-alive without a per-connection request limit (the Python servers have
 # none; nginx's default of 1,000 would make wrk reconnect), the hello body as text/plain.
@@ -144,6 +147,12 @@ async def hello_asgi(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 
 
+def hello_wsgi(environ, start_response):
+    """The WSGI hello app (granian's): the same headers and body as the handlers."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", CONTENT_LENGTH)])
+    return [BODY]
+
+
 def _ready(port: int) -> None:
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
@@ -162,23 +171,27 @@ def serve(httpd) -> None:
         httpd.server_close()
 
 
-def serve_threading(kind: str, port: int) -> None:
+def threading_parts(kind: str):
+    """(handler base class, server class, tuned) of a Python KIND: stdlib*, fasthttp*."""
     if kind.startswith("fasthttp"):
         fasthttp = import_fasthttp()
-        handler = make_hello_handler(fasthttp.BaseHTTPRequestHandler, tuned=(kind == "fasthttp-tuned"))
-        server_cls = (fasthttp.LoopHTTPServer if kind == "fasthttp-loop"
-                      else fasthttp.ThreadingHTTPServer)
         sys.stderr.write(
             f"fasthttp {getattr(fasthttp, '__version__', '?')} from {fasthttp.__file__}, "
             f"accelerated={getattr(fasthttp, 'accelerated', '?')}\n"
         )
-    else:
-        import http.server  # noqa: PLC0415
+        server_cls = (fasthttp.LoopHTTPServer if kind == "fasthttp-loop"
+                      else fasthttp.ThreadingHTTPServer)
+        return fasthttp.BaseHTTPRequestHandler, server_cls, kind == "fasthttp-tuned"
+    import http.server  # noqa: PLC0415
 
-        handler = make_hello_handler(http.server.BaseHTTPRequestHandler, tuned=(kind == "stdlib-tuned"))
-        server_cls = http.server.ThreadingHTTPServer
+    return http.server.BaseHTTPRequestHandler, http.server.ThreadingHTTPServer, kind == "stdlib-tuned"
+
+
+def serve_threading(kind: str, port: int, make_handler=make_hello_handler) -> None:
+    """A Python KIND's server with make_handler(base, tuned=...)'s handler (the hello one)."""
+    base, server_cls, tuned = threading_parts(kind)
     processes.raise_nofile()    # bench/memory.py holds thousands of connections
-    serve(server_cls(("127.0.0.1", port), handler))
+    serve(server_cls(("127.0.0.1", port), make_handler(base, tuned=tuned)))
 
 
 def serve_uvicorn(kind: str, port: int) -> None:
@@ -208,6 +221,19 @@ def serve_uvicorn(kind: str, port: int) -> None:
     server = uvicorn.Server(config)
     _ready(sock.getsockname()[1])
     server.run(sockets=[sock])
+
+
+def serve_granian(port: int) -> None:
+    """Run granian as a child of this process until SIGTERM / Ctrl-C; READY once it answers."""
+    port = port or processes.free_port()    # as nginx: a port chosen beforehand, polled
+    argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--runtime-threads", "1",
+            "--blocking-threads", "1", "--http", "1", "--no-ws", "--no-log",
+            "--working-dir", str(processes.BENCH_DIR), "servers:hello_wsgi"]
+    with processes.ServerProcess("granian", argv, port=port) as granian:
+        granian.wait_ready()
+        _ready(port)
+        granian.proc.wait()
 
 
 def nginx_binary(name: str = "nginx"):
@@ -293,7 +319,8 @@ def fasthttp_description() -> str | None:
 def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
     """(the kinds of *wanted* that can run here, {kind: why not} for the others)."""
     missing = fasthttp_missing()
-    need = {"uvicorn": ("uvicorn", "httptools"), "uvicorn-uvloop": ("uvicorn", "httptools", "uvloop")}
+    need = {"uvicorn": ("uvicorn", "httptools"), "uvicorn-uvloop": ("uvicorn", "httptools", "uvloop"),
+            "granian": ("granian",)}
     run, skipped = [], {}
     for kind in wanted:
         absent = [m for m in need.get(kind, ()) if not processes.have_module(m)]
@@ -319,6 +346,8 @@ def main(argv=None) -> int:
             serve_nginx(port)
         elif kind.startswith("uvicorn"):
             serve_uvicorn(kind, port)
+        elif kind == "granian":
+            serve_granian(port)
         else:
             serve_threading(kind, port)
     except KeyboardInterrupt:
