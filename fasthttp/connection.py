@@ -83,7 +83,7 @@ class Connection:
     __slots__ = ("engine", "sock", "fd", "address", "handler", "rfile", "wfile", "deadline",
                  "recv_deadline", "send_deadline", "events", "scanned", "reading_body",
                  "body_scan", "closing", "detached", "tls", "handshaking", "idle_timeout",
-                 "failed", "queued", "waited", "__weakref__")
+                 "failed", "queued", "waited", "used", "__weakref__")
 
     def __init__(self, engine: Engine, sock: socket.socket, address: Any) -> None:
         self.engine = engine
@@ -111,6 +111,7 @@ class Connection:
         # Its last handler waited (the lead went on without it): its next one
         # gets the lead handed on before it starts, not a watchdog bound later.
         self.waited = False
+        self.used = False       # a request of it has been handled
         # What the socket's timeout is while the engine has it (a handler
         # sees a blocking socket, as with http.server): None for plain TCP
         # (the engine passes MSG_DONTWAIT), 0.0 for TLS (which takes no flags).
@@ -211,7 +212,7 @@ class Connection:
             # More requests buffered behind this one: its flush() waits for theirs.
             wfile.holding = length > 0 and rfile.buffered() > length
             self.run_handler(member)
-            served = True
+            served = self.used = True
             if handler.close_connection or wfile.cut_short:
                 self.closing = True
                 break

@@ -30,6 +30,10 @@ from fasthttp.connection import Connection, adopting, deadline, engine_capable
 from fasthttp.crew import Crew, Member
 from fasthttp.poller import READ, WRITE, Poller, accept_backoff
 
+# In a graceful stop, how long a connection accepted before it may take to
+# send its first request (seconds).
+DRAIN_NEWCOMER_GRACE = 1.0
+
 __all__ = ["Engine"]
 
 
@@ -48,6 +52,7 @@ class Engine:
         self.stopped = threading.Event()
         self._draining = False
         self._drain_deadline = 0.0
+        self._drain_began = 0.0
         self._accept_paused_until = 0.0
         self._next_sweep = 0.0
         self._sweep_interval = 1.0      # shorter for handlers with a short `timeout`
@@ -357,10 +362,15 @@ class Engine:
         if not self._draining:
             self._draining = True
             self._drain_deadline = now + self._drain_timeout()
+            self._drain_began = now
             self.poller.unregister(self._listener)
             self._next_sweep = now
+        # A connection accepted just before the stop, its first request not
+        # in yet, gets a moment for it: http.server serves what it accepted
+        # (an idle keep-alive connection is closed at once, as nginx does).
+        newcomers_wait = now < self._drain_began + DRAIN_NEWCOMER_GRACE
         for conn in list(self.conns.values()):
-            if conn.detached:
+            if conn.detached or (newcomers_wait and not conn.used):
                 continue
             if conn.handler is None or (not conn.wfile.buffered() and not conn.rfile.buffered()):
                 conn.close()       # idle: nothing in, nothing out
