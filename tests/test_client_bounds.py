@@ -1,4 +1,4 @@
-"""No thread, descriptor or byte held hostage by a client (issues 17 and 18).
+"""No thread, descriptor or byte held hostage by a client.
 
 Each test pushes one bound of the connection engine with hostile clients
 while a well-behaved client checks that it is still served promptly; threads,

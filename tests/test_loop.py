@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from test_hardening import raw_exchange
+from test_framing import raw_exchange
 
 import fasthttp
 

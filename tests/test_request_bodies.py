@@ -1,6 +1,7 @@
-"""Hardening, round 2 (issue 11): memory from a declared size, unread bodies,
-Host, chunked framing and cost, graceful stop, body/send timeouts, trailers,
-CR/LF in send_header. Each case runs on ThreadingHTTPServer and
+"""Request bodies on a running server: memory follows bytes received, not a
+declared size; unread bodies; Host; chunked framing and its cost; graceful
+stop with uploads in flight; body/send timeouts; trailers; CR/LF in
+send_header. Each case runs on ThreadingHTTPServer and
 LoopHTTPServer where it applies (and, through `make test`, on both paths).
 """
 import gc
@@ -10,7 +11,7 @@ import time
 import tracemalloc
 
 import pytest
-from test_hardening import raw_exchange, statuses
+from test_framing import raw_exchange, statuses
 
 import fasthttp
 from fasthttp import _core

@@ -437,7 +437,7 @@ def _stdlib_echo_contains(*fragments):
 
 # (id, request bytes, half_close, what the stdlib does instead, check of that)
 DIVERGENCES = [
-    # Body framing (request smuggling, RFC 9112 6.1-6.3); more in test_hardening.py.
+    # Body framing (request smuggling, RFC 9112 6.1-6.3); more in test_framing.py.
     ("bad-content-length", req(b"POST /p HTTP/1.0", b"Content-Length: abc"), False,
      "stdlib: accepts; do_POST runs and its own int() decides",
      _stdlib_accepts(b"POST")),
