@@ -35,19 +35,19 @@ build: venv build-ext
 test: build test-deps
 	$(MAKE) --no-print-directory test-c
 	FASTHTTP_PUBLIC_API=1 FASTHTTP_EXPECT_ACCELERATED=1 $(PY) -m pytest -q -p no:randomly \
-	    tests/test_api.py tests/test_differential.py tests/test_handler_socketless.py
+	    tests/test_api.py tests/test_wire_vs_stdlib.py tests/test_handler_vs_stdlib.py
 	PYTHONPATH=. FASTHTTP_PUBLIC_API=1 $(PY) tests/cpython_suite.py
 	$(MAKE) --no-print-directory test-pythons
 
 # System packages the tests use: nginx, for the reverse-proxy test. Installed
-# where we can (root with apt-get); elsewhere tests/test_nginx.py skips, saying so.
+# where we can (root with apt-get); elsewhere tests/test_behind_nginx.py skips, saying so.
 test-deps:
 	@command -v nginx >/dev/null 2>&1 || command -v /usr/sbin/nginx >/dev/null 2>&1 || \
 	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing nginx-light for tests/test_nginx.py"; \
+	    echo "installing nginx-light for tests/test_behind_nginx.py"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq nginx-light >/dev/null || echo "note: nginx-light did not install"; \
-	  else echo "note: no nginx and no apt-get as root: tests/test_nginx.py will skip"; fi; }
+	  else echo "note: no nginx and no apt-get as root: tests/test_behind_nginx.py will skip"; fi; }
 
 # CPython's suites on .venv's Python alone (test-pythons runs them on every
 # Python, against stock): C path, pure path, C path on public API only.

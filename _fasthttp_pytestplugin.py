@@ -56,7 +56,7 @@ PYTEST_FLOOR = "7.0"
 ACTIVE: bool = hasattr(pytest, "StashKey")
 
 # fasthttp.benchkit's names, spelled out here so that collecting the
-# parametrized fixtures imports nothing of fasthttp (tests/test_plugin.py
+# parametrized fixtures imports nothing of fasthttp (tests/test_pytest_plugin.py
 # checks that the two agree).
 IMPLEMENTATIONS = ("stdlib", "fasthttp", "fasthttp-loop")
 SOCKETLESS_IMPLEMENTATIONS = ("stdlib", "fasthttp")

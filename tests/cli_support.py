@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from clients import readline_within
+from servers import end_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 10
@@ -59,12 +61,9 @@ def cli_env(**extra):
 
 def readline(stream, timeout=TIMEOUT):
     """stream.readline(), bounded (a server prints its banner once it listens)."""
-    result = []
-    t = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    t.start()
-    t.join(timeout)
-    assert result, "no line within %s s" % timeout
-    return result[0]
+    line = readline_within(stream, timeout)
+    assert line is not None, "no line within %s s" % timeout
+    return line
 
 
 @pytest.fixture
@@ -99,13 +98,7 @@ def run_cli(site):
 
     yield run
     for proc in procs:  # by PID: SIGTERM (graceful), then SIGKILL
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(TIMEOUT)
+        end_process(proc, TIMEOUT)
         if proc.own_group:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -117,7 +110,7 @@ def run_cli(site):
 
 def get(port, path="/hello.txt", tls=False, headers=None):
     if tls:
-        from test_tls import client_context
+        from certs import client_context
         conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT,
                                            context=client_context())
     else:

@@ -44,3 +44,20 @@ def servers():
         yield pool
     finally:
         pool.close()
+
+
+@pytest.fixture(params=["fasthttp:c", "fasthttp:pure"], ids=["c", "pure"])
+def impl(request):
+    """Each implementation of the request path in turn (impls.support_impl):
+    fasthttp:c (skipped when it is not built), fasthttp:pure."""
+    from impls import load_or_skip
+
+    return load_or_skip(request.param)
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1/localhost: (certfile, keyfile)."""
+    from certs import make_cert
+
+    return make_cert(tmp_path_factory.mktemp("cert"))

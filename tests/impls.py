@@ -2,6 +2,8 @@
 (fasthttp._core.implementation): "fasthttp:c" and "fasthttp:pure"."""
 import os
 
+import pytest
+
 from fasthttp import _core
 
 
@@ -18,3 +20,11 @@ def support_impl(name):
             raise AssertionError("the C extension is not built, and this run expects it")
         raise ImportError("the C extension is not built")
     return _core.implementation(modules)
+
+
+def load_or_skip(name):
+    """support_impl(name), or the calling test skipped when it is not there."""
+    try:
+        return support_impl(name)
+    except ImportError as exc:
+        pytest.skip(f"{name} not available: {exc}")

@@ -56,7 +56,7 @@ SELFTEST = os.environ.get("FASTHTTP_DIFF_SELFTEST") == "1"
 # Seconds of silence after which a connection that is still open is taken to be
 # idle (kept alive by the server); the first byte gets a longer grace period.
 # These are short to keep the suite fast; a difference found with them is
-# re-checked with the PATIENT_* values (see test_differential.run_pair), so a
+# re-checked with the PATIENT_* values (see test_wire_vs_stdlib.run_pair), so a
 # slow machine cannot turn timing into a false difference.
 IDLE_TIMEOUT = float(os.environ.get("FASTHTTP_TEST_IDLE", "0.1"))
 FIRST_BYTE_TIMEOUT = max(0.5, 4 * IDLE_TIMEOUT)
@@ -521,7 +521,7 @@ def exchange(handle: ServerHandle, steps, *, half_close: bool = False,
 
 _DATE_HEADER_RE = re.compile(rb"(?m)^(Date: )[^\r\n]*(\r?\n)")
 # A deliberate addition: fasthttp's SimpleHTTPRequestHandler announces byte
-# ranges (fasthttp/static.py, tested in test_static.py); the stdlib does not.
+# ranges (fasthttp/static.py, tested in test_static_files.py); the stdlib does not.
 _ACCEPT_RANGES_RE = re.compile(rb"(?m)^Accept-Ranges: bytes\r\n")
 _LOG_TS_RE = re.compile(r"\[\d{2}/[A-Z][a-z]{2}/\d{4} \d{2}:\d{2}:\d{2}\]")
 _LOG_PORT_RES = [

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from servers import free_port, serve_in_thread
 
 import fasthttp
 from fasthttp import server
@@ -84,15 +85,9 @@ def test_install_makes_wsgiref_run_on_fasthttp():
     assert out.split() == ["True", "True"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_serves_a_directory(tmp_path):
     (tmp_path / "hello.txt").write_bytes(b"hello, world\n")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "fasthttp", str(port), "-b", "127.0.0.1",
                              "-d", str(tmp_path)], env=env,
@@ -143,7 +138,6 @@ def test_http_client_over_a_unix_socket_is_served(tmp_path):
     """http.client over a Unix socket sends the socket's path as Host (as
     werkzeug's dev server test does after install()): served, as stock does."""
     import socketserver
-    import threading
 
     path = str(tmp_path / "test.sock")
 
@@ -167,8 +161,7 @@ def test_http_client_over_a_unix_socket_is_served(tmp_path):
             self.sock.connect(path)
 
     with socketserver.UnixStreamServer(path, Handler) as httpd:
-        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
+        thread = serve_in_thread(httpd)
         try:
             conn = UnixConnection(path)
             conn.request("GET", "/")

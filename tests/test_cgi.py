@@ -16,14 +16,14 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
+from clients import readline_within
+from servers import end_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 10
@@ -95,30 +95,18 @@ def start():
             [sys.executable, "-c", LAUNCH, which, str(directory), str(uid), str(gid)],
             env=env, cwd=str(directory), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(proc)
-        line = _readline(proc.stdout)
+        line = readline_within(proc.stdout, TIMEOUT)
+        if line is None:
+            line = b"(no line within %d s)" % TIMEOUT
         match = re.search(rb"Serving HTTP on 127\.0\.0\.1 port (\d+)", line)
         assert match, line + proc.stderr.read1()
         return int(match.group(1))
 
     yield run
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(TIMEOUT)
+        end_process(proc, TIMEOUT)
         proc.stdout.close()
         proc.stderr.close()
-
-
-def _readline(stream):
-    result = []
-    t = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    t.start()
-    t.join(TIMEOUT)
-    return result[0] if result else b"(no line within %d s)" % TIMEOUT
 
 
 def _request(port, method, path, body=None):

@@ -17,8 +17,8 @@ import time
 
 import cli_support
 import pytest
+from certs import client_context, make_cert
 from cli_support import BODY, TIMEOUT, cli, fails_with, get, stop
-from test_tls import client_context, make_cert
 
 import fasthttp
 from fasthttp import __main__ as cli_module
@@ -32,11 +32,6 @@ def test_sigint_prints_the_stdlib_message(run_cli):
     assert code == 0
     assert b"Keyboard interrupt received, exiting." in out
     assert b"Traceback" not in err
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return make_cert(tmp_path_factory.mktemp("clicert"))
 
 
 def test_https(run_cli, cert):

@@ -1,4 +1,4 @@
-"""No thread, descriptor or byte held hostage by a client (issues 17 and 18).
+"""No thread, descriptor or byte held hostage by a client.
 
 Each test pushes one bound of the connection engine with hostile clients
 while a well-behaved client checks that it is still served promptly; threads,
@@ -18,16 +18,8 @@ import threading
 import time
 
 import pytest
-from test_engine import (
-    PROMPT,
-    SERVERS,
-    TIMEOUT,
-    Hello,
-    fetch,
-    files_handler,
-    serving,
-    worst_latency,
-)
+from clients import PROMPT, TIMEOUT, fetch, worst_latency
+from servers import SERVERS, Hello, files_handler, serve_in_thread, stop_serving, threaded_server
 
 import fasthttp
 
@@ -95,7 +87,7 @@ def test_clients_that_stall_hold_no_thread(server_class, first):
     and the start of its body, then stall: no thread each (they were 1,024
     threads until head_timeout or forever), and a new client, its upload
     included, is answered at once."""
-    with serving(server_class) as httpd:
+    with threaded_server(server_class, Hello) as httpd:
         address = httpd.server_address
         assert worst_latency(address, 2) < PROMPT
         threads = threading.active_count()
@@ -117,7 +109,7 @@ def test_a_sleeping_handler_delays_others_by_the_watchdog_bound(server_class):
     """One handler sleeps 3 s: requests on other connections wait at most
     about handoff_after (4 ms) once, not the seconds. (The figure against
     the goal is bench/'s; here, with a margin for a loaded machine.)"""
-    with serving(server_class, Sleeper) as httpd:
+    with threaded_server(server_class, Sleeper) as httpd:
         address = httpd.server_address
         sleeper = threading.Thread(target=fetch, args=(address, "/sleep?3"))
         sleeper.start()
@@ -143,7 +135,7 @@ def test_a_connection_whose_handler_waited_hands_the_loop_on_before_the_next(ser
     stalls others until the watchdog takes the loop from it; the next one on
     that connection, shorter than the bound, stalls nobody (the lead goes on
     before it starts), and a quick one after it makes it ordinary again."""
-    with serving(server_class, Sleeper, handoff_after=2.0) as httpd:
+    with threaded_server(server_class, Sleeper, handoff_after=2.0) as httpd:
         address = httpd.server_address
         with socket.create_connection(address, timeout=TIMEOUT) as slow:
             first = threading.Thread(target=keepalive_get, args=(slow, "/sleep?2.5"))
@@ -166,7 +158,7 @@ def test_handlers_at_once_are_bounded_and_the_rest_wait_in_order():
     """max_connections handlers run at once; further requests wait their
     turn (none refused), and the threads shrink back after the burst."""
     Sleeper.most = 0
-    with serving(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=4) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=4) as httpd:
         address = httpd.server_address
         assert worst_latency(address, 1) < PROMPT
         engine = httpd._fh_engine
@@ -191,7 +183,7 @@ def test_waits_fasthttp_can_see_hand_the_loop_on_at_once():
     """With the watchdog out of the way (handoff_after 10 s), a handler
     reading a body that is still on its way (larger than max_buffered_body)
     hands the loop on before it waits: others are served at once."""
-    with serving(fasthttp.ThreadingHTTPServer, handoff_after=10.0,
+    with threaded_server(fasthttp.ThreadingHTTPServer, Hello, handoff_after=10.0,
                  max_buffered_body=1024) as httpd:
         address = httpd.server_address
         with socket.create_connection(address, timeout=TIMEOUT) as slow:
@@ -216,7 +208,7 @@ def test_downloads_never_read_hold_no_thread_and_time_out(server_class, tmp_path
     (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20) * 8)
     (tmp_path / "index.html").write_bytes(b"hi")
     handler = type("Files", (files_handler(tmp_path),), {"send_timeout": 1.0})
-    with serving(server_class, handler) as httpd:
+    with threaded_server(server_class, handler) as httpd:
         address = httpd.server_address
         assert worst_latency(address, 2) < PROMPT
         fds = open_fds()
@@ -250,7 +242,7 @@ def test_cancelled_downloads_leak_no_descriptor(server_class, tmp_path):
     file is closed too (249 of 300 leaked, after which large files could no
     longer be served)."""
     (tmp_path / "big.bin").write_bytes(b"y" * (1 << 20))
-    with serving(server_class, files_handler(tmp_path)) as httpd:
+    with threaded_server(server_class, files_handler(tmp_path)) as httpd:
         address = httpd.server_address
         fetch(address, "/big.bin")
         fds = open_fds()
@@ -276,7 +268,7 @@ def test_a_huge_listing_not_read_stalls_nobody(server_class, tmp_path):
     for i in range(40000):
         (listing / ("f%0200d" % i)).touch()
     (tmp_path / "index.html").write_bytes(b"hi")
-    with serving(server_class, files_handler(tmp_path)) as httpd:
+    with threaded_server(server_class, files_handler(tmp_path)) as httpd:
         address = httpd.server_address
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -297,7 +289,7 @@ def test_queued_output_has_a_total_bound(tmp_path):
     (tmp_path / "f.bin").write_bytes(b"z" * 60 * 1024)
     (tmp_path / "index.html").write_bytes(b"hi")
     bound = 4 << 20
-    with serving(fasthttp.ThreadingHTTPServer, files_handler(tmp_path),
+    with threaded_server(fasthttp.ThreadingHTTPServer, files_handler(tmp_path),
                  max_output_memory=bound) as httpd:
         address = httpd.server_address
         hostile = []
@@ -327,29 +319,19 @@ def test_queued_output_has_a_total_bound(tmp_path):
 
 # -- TLS ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return str(cert), str(key)
-
-
-def test_tls_silent_handshakes_and_timeouts(certificate):
+def test_tls_silent_handshakes_and_timeouts(cert):
     """Over TLS: 200 clients that never start their handshake hold no
     thread, and body_timeout and send_timeout apply (they never did)."""
-    cert, key = certificate
+    certfile, keyfile = cert
 
     class Quick(Hello):
         body_timeout = 1.0
         send_timeout = 1.0
         body = b"q" * (4 << 20)
 
-    httpd = fasthttp.ThreadingHTTPSServer(("127.0.0.1", 0), Quick, certfile=cert, keyfile=key)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
+    httpd = fasthttp.ThreadingHTTPSServer(("127.0.0.1", 0), Quick, certfile=certfile,
+                                          keyfile=keyfile)
+    thread = serve_in_thread(httpd)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -387,9 +369,7 @@ def test_tls_silent_handshakes_and_timeouts(certificate):
                 raise ConnectionResetError("closed")
         close_all(silent)
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
+        stop_serving(httpd, thread, TIMEOUT)
 
 
 # -- what a handler does to its socket ------------------------------------------------
@@ -415,7 +395,7 @@ def test_a_handlers_own_socket_timeout_bounds_its_reads():
         def log_error(self, *args):
             pass
 
-    with serving(fasthttp.ThreadingHTTPServer, Reader) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Reader) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             sock.sendall(b"GET /read HTTP/1.1\r\nHost: t\r\n\r\n")
             assert sock.recv(100) == b""        # closed, as http.server does
@@ -426,7 +406,7 @@ def test_a_handlers_own_socket_timeout_bounds_its_reads():
 def test_saturation_is_logged_once(caplog):
     """install() gives ThreadingHTTPServer a bound the stdlib does not have
     (max_connections): reaching it says so, once."""
-    with serving(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=2) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Sleeper, max_connections=2) as httpd:
         clients = [threading.Thread(target=fetch, args=(httpd.server_address, "/sleep?0.3"))
                    for _ in range(5)]
         for c in clients:
@@ -492,7 +472,7 @@ def test_a_handler_writing_to_its_socket_keeps_the_order(server_class):
             self.end_headers()
             self.connection.sendall(body)
 
-    with serving(server_class, Direct) as httpd:
+    with threaded_server(server_class, Direct) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             sock.sendall(b"GET /direct HTTP/1.1\r\nHost: t\r\n\r\n"
                          b"GET /direct HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -524,7 +504,7 @@ def test_handler_classes_of_their_own_take_a_thread_only_with_a_head(handler, fi
     their own, an unbuffered rfile as --cgi's) take that thread only once a
     whole request head is in: stalled clients hold none (70 of them locked
     --cgi out, with no time limit), and a new client is served at once."""
-    with serving(fasthttp.ThreadingHTTPServer, handler, max_connections=8) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, handler, max_connections=8) as httpd:
         address = httpd.server_address
         assert worst_latency(address, 2) < PROMPT
         threads = threading.active_count()

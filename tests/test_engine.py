@@ -7,94 +7,23 @@ import os
 import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
+from clients import PROMPT, fetch, worst_latency
+from servers import (
+    SERVERS,
+    Hello,
+    files_handler,
+    serve_in_thread,
+    start_server,
+    stop_serving,
+    threaded_server,
+)
 
 import fasthttp
 from fasthttp import _core
 
 TIMEOUT = 5.0
-SERVERS = [fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer]
-# What "served promptly" means on a shared 2-core CI machine, which runs the
-# suites of several Pythons at once (the stalls these tests guard against are
-# whole seconds: body_timeout, head_timeout, a handler's sleep).
-PROMPT = 1.0
-
-
-class Hello(fasthttp.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    body = b"x" * 16384
-
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def do_POST(self):
-        body = self.read_body()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@contextmanager
-def serving(server_class, handler=Hello, **attributes):
-    cls = type("Server", (server_class,), attributes)
-    httpd = cls(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
-        assert not thread.is_alive()
-
-
-def fetch(address, path="/", *, timeout=TIMEOUT):
-    """One GET on a new connection -> (seconds taken, status, body)."""
-    started = time.monotonic()
-    with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path.encode())
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return time.monotonic() - started, int(head.split(b" ", 2)[1]), body
-
-
-def worst_latency(address, count, path="/"):
-    times = []
-    for _ in range(count):
-        took, status, _ = fetch(address, path)
-        assert status == 200
-        times.append(took)
-    return max(times)
-
-
-def files_handler(directory):
-    """SimpleHTTPRequestHandler over `directory`, HTTP/1.1, quiet."""
-
-    class Files(fasthttp.SimpleHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(directory), **kwargs)
-
-        def log_message(self, format, *args):  # noqa: A002
-            pass
-
-    return Files
 
 
 def small_receive_buffer():
@@ -109,7 +38,7 @@ def test_a_client_that_never_reads_costs_only_itself(server_class):
     loop stops reading that connection once its output is backed up, and
     keeps serving everyone else (on 0.1.0 it waited io_timeout, 30 s, per
     stall)."""
-    with serving(server_class) as httpd:
+    with threaded_server(server_class, Hello) as httpd:
         address = httpd.server_address
         hostile = small_receive_buffer()
         hostile.connect(address)
@@ -137,7 +66,7 @@ def test_a_slow_reader_of_a_large_file_costs_only_itself(server_class, tmp_path)
     (tmp_path / "small.txt").write_bytes(b"small")
 
     Files = files_handler(tmp_path)
-    with serving(server_class, Files) as httpd:
+    with threaded_server(server_class, Files) as httpd:
         address = httpd.server_address
         slow = small_receive_buffer()
         slow.connect(address)
@@ -172,7 +101,7 @@ def test_threads_for_blocking_requests_are_bounded():
     """Requests the loop cannot finish inline (a chunked body still on its
     way) go to a pool of max_threads; the rest queue. On 0.1.0 each got a
     thread of its own: 1,500 such connections, 1,501 threads."""
-    with serving(fasthttp.LoopHTTPServer, max_threads=4) as httpd:
+    with threaded_server(fasthttp.LoopHTTPServer, Hello, max_threads=4) as httpd:
         address = httpd.server_address
         before = threading.active_count()
         stalled = []
@@ -199,7 +128,7 @@ def test_no_thread_to_hand_the_loop_to_is_logged_and_the_server_goes_on(monkeypa
                 time.sleep(0.3)
             super().do_GET()
 
-    with serving(fasthttp.ThreadingHTTPServer, Slow) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Slow) as httpd:
         address = httpd.server_address
         assert worst_latency(address, 3) < PROMPT      # the loop's thread is up
         real_start = threading.Thread.start
@@ -239,17 +168,14 @@ def test_accept_out_of_descriptors_pauses_instead_of_spinning(server_class):
     cls = type("Server", (server_class,), {})
     httpd = cls(("127.0.0.1", 0), Hello)
     listener = httpd.socket = _ExhaustedListener(httpd.socket, time.monotonic() + 1.2)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
+    thread = serve_in_thread(httpd)
     try:
         took, status, _ = fetch(httpd.server_address)   # waits out the "exhaustion"
         assert status == 200
         # 0.5 s pauses: a handful of tries in 1.2 s, not a busy loop.
         assert 1 <= listener.refused <= 5
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
+        stop_serving(httpd, thread, TIMEOUT)
 
 
 def test_an_unfinished_head_is_bounded_and_not_rescanned(monkeypatch):
@@ -268,7 +194,7 @@ def test_an_unfinished_head_is_bounded_and_not_rescanned(monkeypatch):
     class Small(Hello):
         max_head_bytes = 8192
 
-    with serving(fasthttp.LoopHTTPServer, Small) as httpd:
+    with threaded_server(fasthttp.LoopHTTPServer, Small) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\n")
             line = b"X-Filler: " + b"a" * 500 + b"\r\n"
@@ -309,7 +235,7 @@ def test_a_streaming_handler_sends_each_flush_at_once(server_class):
                 self.wfile.flush()
                 time.sleep(0.3)
 
-    with serving(server_class, Events) as httpd:
+    with threaded_server(server_class, Events) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             started = time.monotonic()
             sock.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -328,7 +254,7 @@ def test_a_streaming_handler_sends_each_flush_at_once(server_class):
 
 def test_pipelined_answers_in_order_with_backpressure():
     """Many pipelined requests, read slowly: every answer arrives, in order."""
-    with serving(fasthttp.LoopHTTPServer, output_high_water=32768) as httpd:
+    with threaded_server(fasthttp.LoopHTTPServer, Hello, output_high_water=32768) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             count = 200
             sock.sendall(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i
@@ -369,7 +295,7 @@ def test_idle_keepalive_connections_do_not_take_the_threads():
     """ThreadingHTTPServer: 300 idle keep-alive clients and 8 threads; a new
     client is served at once (on 0.1.0 every idle connection held a thread,
     and a new client waited out head_timeout, 60 s)."""
-    with serving(fasthttp.ThreadingHTTPServer, max_connections=8,
+    with threaded_server(fasthttp.ThreadingHTTPServer, Hello, max_connections=8,
                  keepalive_linger=0.05) as httpd:
         address = httpd.server_address
         idle = []
@@ -391,7 +317,7 @@ def test_idle_keepalive_connections_do_not_take_the_threads():
 
 
 def test_a_parked_connection_keeps_its_handler():
-    with serving(fasthttp.ThreadingHTTPServer, Identity, keepalive_linger=0.01) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Identity, keepalive_linger=0.01) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             ids = set()
             for _ in range(5):
@@ -404,7 +330,7 @@ def test_an_idle_parked_connection_is_closed_after_head_timeout():
     class Short(Hello):
         head_timeout = 0.5
 
-    with serving(fasthttp.ThreadingHTTPServer, Short, keepalive_linger=0.01) as httpd:
+    with threaded_server(fasthttp.ThreadingHTTPServer, Short, keepalive_linger=0.01) as httpd:
         with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
             keepalive_get(sock)
             started = time.monotonic()
@@ -419,9 +345,7 @@ def test_loop_shutdown_finishes_responses_in_flight_and_drops_idle_ones(tmp_path
     (tmp_path / "big.bin").write_bytes(data)
 
     Files = files_handler(tmp_path)
-    httpd = fasthttp.LoopHTTPServer(("127.0.0.1", 0), Files)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
+    httpd, thread = start_server(fasthttp.LoopHTTPServer, Files)
     idle = socket.create_connection(httpd.server_address, timeout=TIMEOUT)
     slow = small_receive_buffer()
     slow.connect(httpd.server_address)

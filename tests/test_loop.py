@@ -5,7 +5,8 @@ import threading
 import time
 
 import pytest
-from test_hardening import raw_exchange
+from clients import raw_exchange
+from servers import start_server, stop_serving
 
 import fasthttp
 
@@ -32,22 +33,7 @@ class Echo(fasthttp.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = _answer
 
 
-def start(server_class, handler=Echo):
-    httpd = server_class(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="serve_forever")
-    thread.start()
-    return httpd, thread
-
-
-def stop(httpd, thread):
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive()
-
-
-def converse(address, data, *, idle=0.4):
+def converse_masked(address, data, *, idle=0.4):
     """Send data; what came back until close or idle, Date values masked."""
     received, _ = raw_exchange(address, data, idle=idle)
     return re.sub(rb"Date: [^\r]*", b"Date: -", received)
@@ -74,11 +60,11 @@ CASES = [
 def test_same_answers_as_threading(data):
     answers = []
     for server_class in (fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer):
-        httpd, thread = start(server_class)
+        httpd, thread = start_server(server_class, Echo)
         try:
-            answers.append(converse(httpd.server_address[:2], data))
+            answers.append(converse_masked(httpd.server_address[:2], data))
         finally:
-            stop(httpd, thread)
+            assert stop_serving(httpd, thread)
     assert answers[0] == answers[1]
     assert answers[0] or data == b"\r\n"
 
@@ -97,31 +83,32 @@ def test_requests_run_where_they_complete_and_a_blocked_handler_moves_the_loop(s
     slower than handoff_after); a handler that sleeps keeps its thread while
     another thread takes the loop and answers everyone else at once."""
     Sleepy.threads = set()
-    httpd, thread = start(server_class, Sleepy)
+    httpd, thread = start_server(server_class, Sleepy)
     try:
         address = httpd.server_address[:2]
         for i in range(5):
-            assert converse(address, b"GET /%d HTTP/1.1\r\nConnection: close\r\n\r\n" % i,
-                            idle=TIMEOUT).startswith(b"HTTP/1.1 200 ")
+            assert converse_masked(address, b"GET /%d HTTP/1.1\r\nConnection: close\r\n\r\n" % i,
+                                   idle=TIMEOUT).startswith(b"HTTP/1.1 200 ")
         assert len(Sleepy.threads) <= 2 and "serve_forever" not in Sleepy.threads
         Sleepy.threads = set()
-        sleeper = threading.Thread(target=converse, args=(address, b"GET /sleep HTTP/1.1\r\n"
-                                                          b"Connection: close\r\n\r\n"),
+        sleeper = threading.Thread(target=converse_masked,
+                                   args=(address, b"GET /sleep HTTP/1.1\r\n"
+                                                  b"Connection: close\r\n\r\n"),
                                    kwargs={"idle": TIMEOUT})
         sleeper.start()
         time.sleep(0.1)             # the sleeping handler runs
         began = time.monotonic()
-        answer = converse(address, b"GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n",
-                          idle=TIMEOUT)
+        answer = converse_masked(address, b"GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n",
+                                 idle=TIMEOUT)
         assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - began < 1.0
         sleeper.join(TIMEOUT)
         assert len(Sleepy.threads) >= 2     # the sleeper's, and the loop's
     finally:
-        stop(httpd, thread)
+        assert stop_serving(httpd, thread)
 
 
 def test_many_concurrent_keepalive_clients():
-    httpd, thread = start(fasthttp.LoopHTTPServer)
+    httpd, thread = start_server(fasthttp.LoopHTTPServer, Echo)
     errors = []
 
     def client(n):
@@ -151,13 +138,13 @@ def test_many_concurrent_keepalive_clients():
             c.join(TIMEOUT * 2)
         assert not errors
     finally:
-        stop(httpd, thread)
+        assert stop_serving(httpd, thread)
 
 
 def test_slow_head_is_dropped():
     class Quick(Echo):
         head_timeout = 1.0
-    httpd, thread = start(fasthttp.LoopHTTPServer, Quick)
+    httpd, thread = start_server(fasthttp.LoopHTTPServer, Quick)
     try:
         with socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nX: ")
@@ -165,7 +152,7 @@ def test_slow_head_is_dropped():
             assert sock.recv(100) == b""          # closed by the server
             assert time.monotonic() - started < 3.5
     finally:
-        stop(httpd, thread)
+        assert stop_serving(httpd, thread)
 
 
 def test_custom_setup_is_served_threaded():
@@ -175,24 +162,24 @@ def test_custom_setup_is_served_threaded():
             self.rfile = self.connection.makefile("rb")
             self.wfile = self.connection.makefile("wb", 0)
     Echo.threads = set()
-    httpd, thread = start(fasthttp.LoopHTTPServer, OwnFiles)
+    httpd, thread = start_server(fasthttp.LoopHTTPServer, OwnFiles)
     try:
-        out = converse(httpd.server_address[:2], b"GET /own HTTP/1.1\r\n\r\n")
+        out = converse_masked(httpd.server_address[:2], b"GET /own HTTP/1.1\r\n\r\n")
         assert out.endswith(b"GET /own 0:")
         assert "serve_forever" not in Echo.threads
     finally:
-        stop(httpd, thread)
+        assert stop_serving(httpd, thread)
 
 
 def test_refused_body_ends_the_connection_quietly():
     class Small(Echo):
         max_body_bytes = 4
-    httpd, thread = start(fasthttp.LoopHTTPServer, Small)
+    httpd, thread = start_server(fasthttp.LoopHTTPServer, Small)
     try:
-        out = converse(httpd.server_address[:2],
-                       b"POST /big HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
-                       b"GET /never HTTP/1.1\r\n\r\n")
+        out = converse_masked(httpd.server_address[:2],
+                              b"POST /big HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
+                              b"GET /never HTTP/1.1\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 413 ")
         assert b"GET /never" not in out
     finally:
-        stop(httpd, thread)
+        assert stop_serving(httpd, thread)

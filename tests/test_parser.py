@@ -13,29 +13,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from impls import support_impl
+from impls import load_or_skip
 from support import corpus_files
 
 from fasthttp.errors import HeadError
 
-IMPLS = ["fasthttp:c", "fasthttp:pure"]
-
-
-def _load(name):
-    try:
-        return support_impl(name)
-    except ImportError as exc:
-        pytest.skip(f"{name} not available: {exc}")
-
-
-@pytest.fixture(params=IMPLS, ids=["c", "pure"])
-def impl(request):
-    return _load(request.param)
-
 
 def _both():
     """Both modules for the agreement properties (C skipped if not built)."""
-    return _load("fasthttp:c"), _load("fasthttp:pure")
+    return load_or_skip("fasthttp:c"), load_or_skip("fasthttp:pure")
 
 
 CORPUS_FILES = corpus_files()  # tests/data/requests/*.http; raises if missing
@@ -587,7 +573,7 @@ def test_results_table_is_generated_from_the_header():
 
 def test_reasons_equal_c():
     from fasthttp import fh_results, head
-    c = _load("fasthttp:c")
+    c = load_or_skip("fasthttp:c")
     for code, (_name, reason) in fh_results.RESULTS.items():
         assert c.modules["head"].reason(code) == reason == head.reason(code)
     assert c.modules["head"].reason(-99) == "unknown error" == head.reason(-99)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import readline, wait_until
+from servers import end_process
 
 import fasthttp
 from fasthttp import workers as fh_workers
@@ -102,13 +103,7 @@ def start(tmp_path):
     yield start
     for server in servers:  # end everything by PID: the supervisor, then any worker we saw
         proc = server.proc
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(TIMEOUT)
+        end_process(proc, TIMEOUT)
         for pid in server.seen_pids:
             if pid != proc.pid:
                 try:

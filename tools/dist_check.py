@@ -41,6 +41,7 @@ SDIST_REQUIRED = [
     "fasthttp/response.py", "fasthttp/_response.pxd", "fasthttp/_head.pyi", "fasthttp/py.typed",
     "fasthttp/_version.py", "fasthttp/server.py", "_fasthttp_pytestplugin.py",
     "tests/conftest.py", "tests/support.py", "tests/cpython_suite.py",
+    "tests/servers.py", "tests/clients.py", "tests/certs.py",  # the tests' harness
     "tests/data/requests/curl_get.http",  # the request corpus the tests read
     "tools/test_installed.py",
 ]

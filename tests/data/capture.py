@@ -403,7 +403,7 @@ def _readme(rows: list[tuple[str, str, str]]) -> str:
         "",
         "`requests/NAME.http`: the exact bytes one client sent on one connection (CRLF as sent,",
         "bodies included; an `Expect: 100-continue` upload stops after its head). Read by",
-        "tests/test_parser.py, tests/test_differential.py, tests/test_handler_socketless.py,",
+        "tests/test_parser.py, tests/test_wire_vs_stdlib.py, tests/test_handler_vs_stdlib.py,",
         "bench/ and fuzz/make_seeds.py; a missing corpus fails those tests.",
         "",
         "Written by `capture.py` (see its docstring to re-capture; not run by CI), which points",

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import BACKEND_ARGV, cli_env, readline
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -88,12 +89,6 @@ def _options(argv):
 _TEMP_DIRECTIVES = {"client-body": "client_body_temp_path", "proxy": "proxy_temp_path",
                     "fastcgi": "fastcgi_temp_path", "uwsgi": "uwsgi_temp_path",
                     "scgi": "scgi_temp_path"}
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render_site(upstream, port):
@@ -180,7 +175,7 @@ class Stack:
             upstream = "unix:%s" % sock
         else:
             upstream = "127.0.0.1:%d" % int(re.search(rb" port (\d+) ", banner).group(1))
-        self.port = _free_port()
+        self.port = free_port()
         prefix = base / "nginx"
         prefix.mkdir()
         site_file = prefix / "fasthttp.conf"

@@ -1,22 +1,25 @@
-"""Hardening, round 2 (issue 11): memory from a declared size, unread bodies,
-Host, chunked framing and cost, graceful stop, body/send timeouts, trailers,
-CR/LF in send_header. Each case runs on ThreadingHTTPServer and
+"""Request bodies on a running server: memory follows bytes received, not a
+declared size; unread bodies; Host; chunked framing and its cost; graceful
+stop with uploads in flight; body/send timeouts; trailers; CR/LF in
+send_header. Each case runs on ThreadingHTTPServer and
 LoopHTTPServer where it applies (and, through `make test`, on both paths).
 """
+import functools
 import gc
 import socket
 import threading
 import time
 import tracemalloc
 
+import clients
 import pytest
-from test_hardening import raw_exchange, statuses
+from clients import statuses
+from servers import SERVERS, start_server, stop_serving
 
 import fasthttp
 from fasthttp import _core
 
 TIMEOUT = 5.0
-SERVERS = [fasthttp.ThreadingHTTPServer, fasthttp.LoopHTTPServer]
 
 
 class Handler(fasthttp.BaseHTTPRequestHandler):
@@ -56,27 +59,17 @@ class Handler(fasthttp.BaseHTTPRequestHandler):
 
 def start(server_class, handler=Handler):
     handler.calls = []
-    httpd = server_class(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    return httpd, thread
-
-
-def stop(httpd, thread):
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(TIMEOUT)
+    return start_server(server_class, handler)
 
 
 @pytest.fixture(params=SERVERS, ids=lambda c: c.__name__)
 def server(request):
     httpd, thread = start(request.param)
     yield httpd
-    stop(httpd, thread)
+    stop_serving(httpd, thread)
 
 
-def converse(httpd, data, idle=0.3):
-    return raw_exchange(httpd.server_address[:2], data, idle=idle)
+converse = functools.partial(clients.converse, idle=0.3)     # these servers answer at once
 
 
 # -- 1. memory follows bytes received, never bytes promised -------------------
@@ -108,7 +101,7 @@ def test_declared_size_costs_no_memory(server_class, path, declared):
         Handler.entered = None
         for s in socks:
             s.close()
-        stop(httpd, thread)
+        stop_serving(httpd, thread)
 
 
 def test_reader_read_large_n_is_cheap():
@@ -216,13 +209,13 @@ def test_missing_host_accepted_by_default_refused_on_request():
             raw, _ = converse(httpd, b"GET / HTTP/1.0\r\n\r\n")     # 1.0: no Host needed
             assert statuses(raw) == [200]
         finally:
-            stop(httpd, thread)
+            stop_serving(httpd, thread)
         httpd, thread = start(server_class, Handler)
         try:
             raw, _ = converse(httpd, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
             assert statuses(raw) == [200]
         finally:
-            stop(httpd, thread)
+            stop_serving(httpd, thread)
 
 
 # -- 4. chunked framing: CRLF only ------------------------------------------
@@ -369,7 +362,7 @@ def test_body_timeout_drops_a_silent_client():
                 assert time.monotonic() - started < 3
             assert Quick.calls == []
         finally:
-            stop(httpd, thread)
+            stop_serving(httpd, thread)
 
 
 def test_send_timeout_drops_a_client_that_stops_reading():
@@ -403,7 +396,7 @@ def test_send_timeout_drops_a_client_that_stops_reading():
             assert done.wait(TIMEOUT)           # not blocked forever
         assert outcome and "timed out" in outcome[0]
     finally:
-        stop(httpd, thread)
+        stop_serving(httpd, thread)
 
 
 # -- 8. self.trailers, per request -------------------------------------------

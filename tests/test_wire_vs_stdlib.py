@@ -18,9 +18,8 @@ import sys
 
 import pytest
 import support
+from clients import CRLF, req
 from support import Pause, WaitFor, exchange, split_responses
-
-CRLF = b"\r\n"
 
 
 def _show(b: bytes, limit: int = 600) -> str:
@@ -131,10 +130,6 @@ def test_corpus(servers, path, kind, mode):
 # --------------------------------------------------------------------------
 # Hand-written edge cases (everything here must match the stdlib exactly)
 # --------------------------------------------------------------------------
-
-def req(line: bytes, *headers: bytes, body: bytes = b"", end: bytes = CRLF) -> bytes:
-    return line + CRLF + b"".join(h + CRLF for h in headers) + end + body
-
 
 def n_headers(n: int, version: bytes = b"HTTP/1.0") -> bytes:
     return req(b"GET /many " + version, *[b"X-H-%d: v%d" % (i, i) for i in range(n)])
@@ -437,7 +432,7 @@ def _stdlib_echo_contains(*fragments):
 
 # (id, request bytes, half_close, what the stdlib does instead, check of that)
 DIVERGENCES = [
-    # Body framing (request smuggling, RFC 9112 6.1-6.3); more in test_hardening.py.
+    # Body framing (request smuggling, RFC 9112 6.1-6.3); more in test_framing.py.
     ("bad-content-length", req(b"POST /p HTTP/1.0", b"Content-Length: abc"), False,
      "stdlib: accepts; do_POST runs and its own int() decides",
      _stdlib_accepts(b"POST")),

@@ -8,19 +8,10 @@ import threading
 import time
 
 import pytest
-from impls import support_impl
 
 from fasthttp.errors import HeadError
 
 TIMEOUT = 5.0
-
-
-@pytest.fixture(params=["fasthttp:c", "fasthttp:pure"], ids=["c", "pure"])
-def impl(request):
-    try:
-        return support_impl(request.param)
-    except ImportError as exc:
-        pytest.skip(f"{request.param} not available: {exc}")
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ version = st.sampled_from(["HTTP/1.0", "HTTP/1.1"])
 def valid_requests(draw, methods=None, exclude_names=frozenset()):
     method = draw(st.sampled_from(methods) if methods else st.one_of(st.sampled_from(KNOWN_METHODS), token))
     # Body framing fields and Host with random values (or a second Host) are
-    # refused by design (see tests/test_hardening.py), so they are not
+    # refused by design (see tests/test_framing.py), so they are not
     # "valid requests" here.
     names = header_name.filter(lambda n: n.lower() not in exclude_names
                                and n.lower() not in ("content-length", "transfer-encoding", "host"))

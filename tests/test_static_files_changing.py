@@ -18,12 +18,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import support  # noqa: F401  (puts the repository's fasthttp on sys.path)
-from test_tls import make_cert
+from certs import make_cert
+from servers import serve_in_thread, stop_serving
 
 import fasthttp
 from fasthttp.loop import LoopHTTPServer
@@ -82,9 +82,7 @@ def _serve(cls, handler, directory, tls, tmp_path):
         httpd = cls(("127.0.0.1", 0), bound, certfile=certfile, keyfile=keyfile)
     else:
         httpd = cls(("127.0.0.1", 0), bound)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    thread = serve_in_thread(httpd)
     return httpd, thread
 
 
@@ -175,9 +173,7 @@ def test_body_is_content_length_or_closed(tmp_path, case):
         rewriter.kill()
         rewriter.wait(10)
         client._close()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+        stop_serving(httpd, thread, 5)
     assert client.exact + client.short_then_closed == FETCHES
     # The file did change under the server: several sizes were announced.
     assert len(client.lengths) > 1, client.lengths

@@ -43,6 +43,7 @@ import threading
 import time
 
 import pytest
+from servers import serve_in_thread, start_server, stop_serving
 
 import fasthttp
 
@@ -90,18 +91,12 @@ class _Pool:
 
     def get(self, key, server_cls, handler):
         if key not in self.servers:
-            httpd = server_cls(("127.0.0.1", 0), handler)
-            thread = threading.Thread(target=httpd.serve_forever,
-                                      kwargs={"poll_interval": 0.05}, daemon=True)
-            thread.start()
-            self.servers[key] = (httpd, thread)
+            self.servers[key] = start_server(server_cls, handler)
         return self.servers[key][0].server_address[:2]
 
     def close(self):
         for httpd, thread in self.servers.values():
-            httpd.shutdown()
-            httpd.server_close()
-            thread.join(TIMEOUT)
+            stop_serving(httpd, thread, TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -376,9 +371,7 @@ def test_symlinks_are_followed_exactly_like_the_stdlib(pool, tree, target):
 # functools.partial factory broke serve_forever.
 def test_file_handler_on_the_loop_server(tree):
     httpd = fasthttp.LoopHTTPServer(("127.0.0.1", 0), file_handler(fasthttp, tree / "root"))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    thread = serve_in_thread(httpd)
     try:
         status, _, body, _ = exchange(httpd.server_address[:2], get("/public.txt"), timeout=1.0)
     finally:

@@ -22,6 +22,7 @@ from contextlib import closing
 
 import pytest
 import support  # noqa: F401  (puts the repository's fasthttp on sys.path)
+from servers import serve_in_thread, start_server, stop_serving
 
 import fasthttp
 from fasthttp import static
@@ -62,17 +63,7 @@ def _start(server_class, handler, root):
     # A class, not a partial: LoopHTTPServer serves classes inline.
     cls = type(handler.__name__, (handler,), {"__init__": lambda self, *a: handler.__init__(
         self, *a, directory=str(root))})
-    httpd = server_class(("127.0.0.1", 0), cls)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    return httpd, thread
-
-
-def _stop(httpd, thread):
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    return start_server(server_class, cls)
 
 
 OURS = type("Ours", (Quiet, fasthttp.SimpleHTTPRequestHandler), {})
@@ -84,14 +75,14 @@ SERVERS = {"threading": fasthttp.ThreadingHTTPServer, "loop": LoopHTTPServer}
 def port(request, root):
     httpd, thread = _start(SERVERS[request.param], OURS, root)
     yield httpd.server_address[1]
-    _stop(httpd, thread)
+    stop_serving(httpd, thread, 5)
 
 
 @pytest.fixture(scope="module")
 def stdlib_port(root):
     httpd, thread = _start(http.server.ThreadingHTTPServer, STDLIB, root)
     yield httpd.server_address[1]
-    _stop(httpd, thread)
+    stop_serving(httpd, thread, 5)
 
 
 def get(port, path, headers=None, method="GET", conn=None):
@@ -307,7 +298,7 @@ def test_overridden_hooks_are_used(root, sendfile_calls, server):
         assert headers["Content-type"] == "x-test/custom"
         assert get(port, "/hello.txt")[2] == b"HELLO, WORLD!\n"
     finally:
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
     assert sendfile_calls == []
 
 
@@ -330,7 +321,7 @@ def test_send_head_returning_another_file(root, sendfile_calls):
                 data += chunk
         assert data.endswith(b"\r\n\r\ngenerated")
     finally:
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
     assert sendfile_calls == []
 
 
@@ -367,7 +358,7 @@ def test_slow_reader_gets_the_file_by_sendfile(root, sendfile_calls, monkeypatch
         assert b" 200 OK\r\n" in head
         assert len(body) == len(BIG) and body == BIG
     finally:
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
     if server_class is fasthttp.HTTPServer:
         assert waits and set(waits) == {OURS.timeout}
     else:
@@ -375,21 +366,13 @@ def test_slow_reader_gets_the_file_by_sendfile(root, sendfile_calls, monkeypatch
     assert len(sendfile_calls) > 1
 
 
-def test_tls_falls_back_to_copyfileobj(root, tmp_path, sendfile_calls):
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-nodes",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+def test_tls_falls_back_to_copyfileobj(root, cert, sendfile_calls):
+    certfile, keyfile = cert
     handler = type("Tls", (OURS,), {"__init__": lambda self, *a: OURS.__init__(
         self, *a, directory=str(root))})
     httpd = fasthttp.ThreadingHTTPSServer(("127.0.0.1", 0), handler,
-                                          certfile=str(cert), keyfile=str(key))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+                                          certfile=certfile, keyfile=keyfile)
+    thread = serve_in_thread(httpd)
     try:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -400,7 +383,7 @@ def test_tls_falls_back_to_copyfileobj(root, tmp_path, sendfile_calls):
         c.close()
         assert (status, body) == (206, DATA[5:])
     finally:
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
     assert sendfile_calls == []
 
 
@@ -435,7 +418,7 @@ def test_fifo_and_device_answer_as_a_missing_file(tmp_path, server):
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         except OSError:
             pass
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
 
 
 def test_curl_resumes_a_download(port, tmp_path):
@@ -461,7 +444,7 @@ def test_type_memo_follows_the_tables(root, port, monkeypatch):
     try:
         assert get(httpd.server_address[1], "/hello.txt")[1]["Content-type"] == "x-test/own"
     finally:
-        _stop(httpd, thread)
+        stop_serving(httpd, thread, 5)
     assert get(port, "/hello.txt")[1]["Content-type"] == "text/plain"
 
 

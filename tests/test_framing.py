@@ -3,12 +3,13 @@
 Each refusal is checked on a running server: the status, that no do_* method
 ran, and that the server then closed the connection.
 """
-import re
 import socket
 import threading
 import time
 
 import pytest
+from clients import converse, statuses
+from servers import start_server, stop_serving, threaded_server
 
 import fasthttp
 
@@ -43,42 +44,8 @@ class Recorder(fasthttp.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     Recorder.calls = []
-    httpd = fasthttp.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(TIMEOUT)
-
-
-def raw_exchange(address, data, *, idle=0.5):
-    """Send data on a new connection; read until the server closes (-> bytes,
-    True) or stays silent for `idle` seconds (-> bytes, False)."""
-    with socket.create_connection(address, timeout=TIMEOUT) as sock:
-        sock.sendall(data)
-        sock.settimeout(idle)
-        received = b""
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                return received, False
-            if not chunk:
-                return received, True
-            received += chunk
-        return received, False
-
-
-def converse(httpd, data, *, idle=0.5):
-    return raw_exchange(httpd.server_address[:2], data, idle=idle)
-
-
-def statuses(raw):
-    """Status codes of the responses in raw, in order (bodies here never
-    contain a status-line lookalike)."""
-    return [int(code) for code in re.findall(rb"HTTP/1\.[01] (\d{3}) ", raw)]
+    with threaded_server(fasthttp.ThreadingHTTPServer, Recorder) as httpd:
+        yield httpd
 
 
 REFUSED = [
@@ -198,9 +165,7 @@ def test_read_body_limit_on_content_length(server):
 def test_slowloris_is_dropped_while_others_are_served():
     class Quick(Recorder):
         head_timeout = 1.0
-    httpd = fasthttp.ThreadingHTTPServer(("127.0.0.1", 0), Quick)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
+    httpd, thread = start_server(fasthttp.ThreadingHTTPServer, Quick)
     try:
         slow = socket.create_connection(httpd.server_address[:2], timeout=TIMEOUT)
         started = time.monotonic()
@@ -229,9 +194,7 @@ def test_slowloris_is_dropped_while_others_are_served():
         assert served >= 2
         assert ("GET", "/slow") not in [c[:2] for c in Quick.calls]
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
+        stop_serving(httpd, thread, TIMEOUT)
 
 
 def test_max_connections_bounds_threads():
@@ -254,9 +217,7 @@ def test_max_connections_bounds_threads():
     class Bounded(fasthttp.ThreadingHTTPServer):
         max_connections = 2
 
-    httpd = Bounded(("127.0.0.1", 0), Blocking)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
+    httpd, thread = start_server(Bounded, Blocking)
     socks = []
     try:
         for _ in range(4):
@@ -273,9 +234,7 @@ def test_max_connections_bounds_threads():
         release.set()
         for s in socks:
             s.close()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
+        stop_serving(httpd, thread, TIMEOUT)
 
 
 def test_read_body_each_request_of_a_connection(server):

@@ -15,6 +15,7 @@ from http import HTTPStatus
 
 import pytest
 import support
+from clients import req
 from support import (
     FIXED_DATE,
     EchoMixin,
@@ -24,13 +25,6 @@ from support import (
     run_socketless_pair,
     socketless_class,
 )
-
-CRLF = b"\r\n"
-
-
-def req(line: bytes, *headers: bytes, body: bytes = b"") -> bytes:
-    return line + CRLF + b"".join(h + CRLF for h in headers) + CRLF + body
-
 
 GET10 = req(b"GET /x HTTP/1.0", b"Host: h")
 GET11 = req(b"GET /x HTTP/1.1", b"Host: h")
