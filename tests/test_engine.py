@@ -372,3 +372,43 @@ def test_loop_shutdown_finishes_responses_in_flight_and_drops_idle_ones(tmp_path
         slow.close()
         httpd.server_close()
         thread.join(TIMEOUT)
+
+
+@pytest.mark.parametrize("server_class", SERVERS)
+def test_shutdown_serves_a_connection_accepted_just_before(server_class):
+    """A connection accepted before shutdown() whose request comes a moment
+    later is answered, as http.server answers what it accepted (it was
+    closed as idle: one of a steady client's requests failed in every
+    graceful reload); an idle keep-alive connection still ends at once."""
+    httpd = server_class(("127.0.0.1", 0), Hello)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    fresh = socket.create_connection(httpd.server_address, timeout=TIMEOUT)
+    idle = socket.create_connection(httpd.server_address, timeout=TIMEOUT)
+    stopper = threading.Thread(target=httpd.shutdown)
+    try:
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert keepalive_get_rest(idle).startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.2)                 # (both accepted)
+        stopper.start()
+        time.sleep(0.3)
+        assert idle.recv(1) == b""      # closed by the shutdown
+        fresh.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert keepalive_get_rest(fresh).startswith(b"HTTP/1.1 200 ")
+    finally:
+        stopper.join(TIMEOUT)
+        fresh.close()
+        idle.close()
+        httpd.server_close()
+        thread.join(TIMEOUT)
+
+
+def keepalive_get_rest(sock):
+    """The rest of one answer to a GET of Hello (its body is the end)."""
+    data = b""
+    while not data.endswith(Hello.body):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
