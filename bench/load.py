@@ -85,6 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--connections", default="1,32", help="wrk -c values (default 1,32)")
     ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
                     help=f"comma-separated, from {','.join(ALL_SERVERS)} (default: all but fasthttp-tuned)")
+    ap.add_argument("--pin", action="store_true", help="each server on CPU 0 and wrk on CPU 1 "
+                    "(taskset): one core per server, as nginx's one worker; less noise on 2 cores")
     ap.add_argument("--markdown", action="store_true", help="also print the summary as Markdown tables")
     ap.add_argument("--request", metavar="NAME", help="send the headers of tests/data/requests/NAME.http "
                     "(body-less) instead of wrk's minimal GET")
@@ -124,10 +126,11 @@ def prerequisites(args: argparse.Namespace) -> tuple[str | None, list[str], dict
 
 
 def start_servers(stack: contextlib.ExitStack, kinds: list[str], logdir: Path,
-                  skipped: dict[str, str]) -> dict[str, processes.ServerProcess]:
+                  skipped: dict[str, str], pin: bool = False) -> dict[str, processes.ServerProcess]:
     """Every server started, then each awaited and checked; those that fail are stopped,
     dropped from *kinds* and noted in *skipped*."""
-    procs = {kind: stack.enter_context(servers.start(kind, logdir)) for kind in kinds}
+    cpu = 0 if pin else None
+    procs = {kind: stack.enter_context(servers.start(kind, logdir, cpu=cpu)) for kind in kinds}
     for kind, p in list(procs.items()):
         try:
             p.wait_ready()
@@ -144,11 +147,11 @@ def start_servers(stack: contextlib.ExitStack, kinds: list[str], logdir: Path,
 
 
 def one_run(wrk: str, p: processes.ServerProcess, connections: int, duration: float,
-            script: Path | None) -> dict[str, Any]:
-    """wrk against one server, with the server's CPU time over the run."""
+            script: Path | None, cpu: int | None = None) -> dict[str, Any]:
+    """wrk (on *cpu*) against one server, with the server's CPU time over the run."""
     cpu0 = p.cpu_seconds()
     res = loadgen.run_wrk(wrk, f"http://127.0.0.1:{p.port}/", connections=connections,
-                          duration=duration, latency=True, script=script)
+                          duration=duration, latency=True, script=script, cpu=cpu)
     cpu = p.cpu_seconds() - cpu0
     if not p.alive():
         raise RuntimeError(f"{p.name} died during the run\n{p.log_tail()}")
@@ -165,7 +168,8 @@ def run_rounds(wrk: str, procs: dict[str, processes.ServerProcess], kinds: list[
     for rnd in range(args.rounds):
         for kind in kinds[rnd % len(kinds):] + kinds[: rnd % len(kinds)]:
             for c in args.conns:
-                res = one_run(wrk, procs[kind], c, args.duration, script)
+                res = one_run(wrk, procs[kind], c, args.duration, script,
+                              cpu=1 if args.pin else None)
                 res["round"] = rnd + 1
                 runs.append(res)
                 log(f"  round {rnd + 1} {kind:15s} -c{c:<3d} {fmt(res['rps']):>8s} req/s  "
@@ -286,9 +290,11 @@ def describe(args: argparse.Namespace, wrk: str, kinds: list[str], skipped: dict
         "request": args.request or "wrk default (GET / with Host only)",
         "servers": kinds,
         "skipped": skipped,
+        "pinned": "servers on CPU 0, wrk on CPU 1" if args.pin else "no",
     }
     log(f"load test: {', '.join(kinds)}; -c {','.join(map(str, args.conns))}; "
-        f"{args.rounds} round(s) x {args.duration:g} s; {meta['python']}; {meta['wrk']}")
+        f"{args.rounds} round(s) x {args.duration:g} s; {meta['python']}; {meta['wrk']}; "
+        f"pinned: {meta['pinned']}")
     if meta["fasthttp"]:
         log(meta["fasthttp"])
     return meta
@@ -310,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         script = (loadgen.corpus_script(processes.REQUESTS_DIR / f"{args.request}.http", Path(tmp))
                   if args.request else None)
         try:
-            procs = start_servers(stack, kinds, Path(tmp), skipped)
+            procs = start_servers(stack, kinds, Path(tmp), skipped, pin=args.pin)
             if not kinds:
                 log("no server could be started")
                 return 2

@@ -274,10 +274,12 @@ def serve_nginx(port: int) -> None:
 # --------------------------------------------------------------------------- the scripts' side
 
 
-def start(kind: str, logdir: Path | None = None) -> processes.ServerProcess:
-    """Start ``servers.py KIND 0`` in its own process (wait_ready() for its port); its stderr
-    goes to logdir/KIND.log, or to a temporary file."""
-    return processes.ServerProcess(kind, [sys.executable, str(Path(__file__).resolve()), kind, "0"],
+def start(kind: str, logdir: Path | None = None, cpu: int | None = None) -> processes.ServerProcess:
+    """Start ``servers.py KIND 0`` in its own process (wait_ready() for its port), on CPU
+    *cpu* if given (its children too: nginx, granian); its stderr goes to logdir/KIND.log,
+    or to a temporary file."""
+    argv = [sys.executable, str(Path(__file__).resolve()), kind, "0"]
+    return processes.ServerProcess(kind, processes.pinned(cpu, argv),
                                    log=logdir / f"{kind}.log" if logdir else None)
 
 
