@@ -351,8 +351,12 @@ class Connection:
             self.close()
             return
         self.set_events(self.wanted_events(), force=True)
-        if self.rfile.buffered() and self.events & READ:
-            engine.wake()   # a pipelined request is here already: the loop must look
+        if self.rfile.buffered() and not self.wfile.buffered():
+            # Pipelined requests are here already and no event will come for
+            # them (their bytes are read, nothing is queued to send): the
+            # loop serves them as after a drained send (on_writable).
+            engine.ready.append((self.fd, WRITE))
+            engine.wake()
 
     # -- output ------------------------------------------------------------------------
 

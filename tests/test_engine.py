@@ -268,6 +268,30 @@ def test_pipelined_answers_in_order_with_backpressure():
         assert data.count(b"HTTP/1.1 200 OK") == count
 
 
+
+def test_pipelined_requests_behind_a_handler_that_waited_are_served():
+    """Handlers that wait (each one handed off the loop) on a connection with
+    pipelined requests and output back-pressure: when the thread that ran them
+    hands the connection back with its output sent, the requests still
+    buffered are served (they stalled until the client gave up: no event
+    comes for bytes already read)."""
+    class Waiting(Hello):
+        def do_GET(self):
+            time.sleep(0.005)
+            super().do_GET()
+
+    with threaded_server(fasthttp.LoopHTTPServer, Waiting, output_high_water=32768,
+                         handoff_after=0.001) as httpd:
+        with socket.create_connection(httpd.server_address, timeout=TIMEOUT) as sock:
+            count = 30
+            sock.sendall(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i
+                                  for i in range(count)))
+            data = b""
+            while data.count(b"HTTP/1.1 200 ") < count or len(data) < count * len(Hello.body):
+                chunk = sock.recv(65536)
+                assert chunk
+                data += chunk
+
 class Identity(Hello):
     """Answers with the id of its handler instance (one per connection)."""
 
