@@ -60,6 +60,18 @@ def readline_within(stream, timeout=TIMEOUT):
     return result[0] if result else None
 
 
+def read_until_end(sock, end):
+    """Read an open connection until what came ends with `end` (or the
+    server closes it): everything read."""
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def fetch(address, path="/", *, timeout=TIMEOUT):
     """One GET on a new connection -> (seconds taken, status, body)."""
     started = time.monotonic()

@@ -18,7 +18,7 @@ import threading
 import time
 
 import pytest
-from clients import PROMPT, TIMEOUT, fetch, worst_latency
+from clients import PROMPT, TIMEOUT, fetch, read_until_end, worst_latency
 from servers import SERVERS, Hello, files_handler, serve_in_thread, stop_serving, threaded_server
 
 import fasthttp
@@ -123,12 +123,8 @@ def test_a_sleeping_handler_delays_others_by_the_watchdog_bound(server_class):
 def keepalive_get(sock, path):
     """One GET on an open keep-alive connection (Sleeper's 16 KiB body)."""
     sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
-    data = b""
-    while not data.endswith(Hello.body):
-        chunk = sock.recv(65536)
-        assert chunk
-        data += chunk
-    assert data.startswith(b"HTTP/1.1 200 ")
+    data = read_until_end(sock, Hello.body)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(Hello.body)
 
 
 @pytest.mark.parametrize("server_class", SERVERS, ids=IDS)

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from clients import PROMPT, fetch, worst_latency
+from clients import PROMPT, fetch, read_until_end, worst_latency
 from servers import (
     SERVERS,
     Hello,
@@ -412,27 +412,16 @@ def test_shutdown_serves_a_connection_accepted_just_before(server_class):
     stopper = threading.Thread(target=httpd.shutdown)
     try:
         idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert keepalive_get_rest(idle).startswith(b"HTTP/1.1 200 ")
+        assert read_until_end(idle, Hello.body).startswith(b"HTTP/1.1 200 ")
         time.sleep(0.2)                 # (both accepted)
         stopper.start()
         time.sleep(0.3)
         assert idle.recv(1) == b""      # closed by the shutdown
         fresh.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        assert keepalive_get_rest(fresh).startswith(b"HTTP/1.1 200 ")
+        assert read_until_end(fresh, Hello.body).startswith(b"HTTP/1.1 200 ")
     finally:
         stopper.join(TIMEOUT)
         fresh.close()
         idle.close()
         httpd.server_close()
         thread.join(TIMEOUT)
-
-
-def keepalive_get_rest(sock):
-    """The rest of one answer to a GET of Hello (its body is the end)."""
-    data = b""
-    while not data.endswith(Hello.body):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
